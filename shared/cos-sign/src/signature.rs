@@ -1,0 +1,51 @@
+//! The three HMAC steps shared by every v5 signature: SignKey, StringToSign, Signature.
+
+use hmac::{Hmac, Mac};
+use sha1::{Digest, Sha1};
+
+use crate::Secret;
+
+type HmacSha1 = Hmac<Sha1>;
+
+/// HMAC-SHA1 of `message` under `key`.
+pub(crate) fn hmac_sha1(key: &[u8], message: &[u8]) -> [u8; 20] {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = match HmacSha1::new_from_slice(key) {
+        Ok(mac) => mac,
+        Err(_) => unreachable!("HMAC takes keys of any length"),
+    };
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
+/// `SignKey = hex(HMAC(SecretKey, KeyTime))`.
+pub(crate) fn sign_key(secret_key: &Secret, key_time: &str) -> String {
+    hex::encode(hmac_sha1(secret_key.expose_bytes(), key_time.as_bytes()))
+}
+
+/// `StringToSign = "sha1\n" + KeyTime + "\n" + hex(SHA1(HttpString)) + "\n"`.
+pub(crate) fn string_to_sign(key_time: &str, http_string: &str) -> String {
+    let digest = hex::encode(Sha1::digest(http_string.as_bytes()));
+    let mut out = String::with_capacity(5 + key_time.len() + 1 + 40 + 1);
+    out.push_str("sha1\n");
+    out.push_str(key_time);
+    out.push('\n');
+    out.push_str(&digest);
+    out.push('\n');
+    out
+}
+
+/// `Signature = hex(HMAC(SignKey, StringToSign))`.
+///
+/// Trap: the HMAC key is the 40 ASCII characters of the hex SignKey, not its 20 raw bytes.
+pub(crate) fn signature(sign_key_hex: &str, string_to_sign: &str) -> String {
+    hex::encode(hmac_sha1(
+        sign_key_hex.as_bytes(),
+        string_to_sign.as_bytes(),
+    ))
+}
+
+/// Hex SHA-1 of some bytes: the StringToSign of a POST form is this over its policy.
+pub(crate) fn sha1_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha1::digest(bytes))
+}
