@@ -57,7 +57,10 @@ fn main() -> ExitCode {
             Ok(line) => answer(&line),
             Err(err) => json!({ "error": format!("cannot read the line: {err}") }),
         };
-        if writeln!(stdout, "{answer}").and_then(|()| stdout.flush()).is_err() {
+        if writeln!(stdout, "{answer}")
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
             // The reader went away; there is no one left to answer.
             return ExitCode::FAILURE;
         }
@@ -67,14 +70,18 @@ fn main() -> ExitCode {
 
 /// The answer to one line: the signature's parts, or `{"error": …}`.
 fn answer(line: &str) -> Value {
-    match serde_json::from_str::<Line>(line).map_err(|e| e.to_string()).and_then(|l| sign(&l)) {
+    match serde_json::from_str::<Line>(line)
+        .map_err(|e| e.to_string())
+        .and_then(|l| sign(&l))
+    {
         Ok(value) => value,
         Err(message) => json!({ "error": message }),
     }
 }
 
 fn sign(line: &Line) -> Result<Value, String> {
-    let mut creds = Credentials::new(&line.secret_id, &line.secret_key).map_err(|e| e.to_string())?;
+    let mut creds =
+        Credentials::new(&line.secret_id, &line.secret_key).map_err(|e| e.to_string())?;
     if let Some(token) = &line.token {
         creds = creds.with_session_token(token).map_err(|e| e.to_string())?;
     }
@@ -83,9 +90,13 @@ fn sign(line: &Line) -> Result<Value, String> {
         "presign" => presign(line, &creds),
         "post_policy" => {
             let policy = required(&line.policy, "policy")?;
-            let form = sign_post_policy(policy, &creds, window(line)?).map_err(|e| e.to_string())?;
-            let fields: serde_json::Map<String, Value> =
-                form.fields.into_iter().map(|(n, v)| (n, Value::String(v))).collect();
+            let form =
+                sign_post_policy(policy, &creds, window(line)?).map_err(|e| e.to_string())?;
+            let fields: serde_json::Map<String, Value> = form
+                .fields
+                .into_iter()
+                .map(|(n, v)| (n, Value::String(v)))
+                .collect();
             Ok(json!({ "policy": form.policy, "signature": form.signature, "fields": fields }))
         }
         "v4" => {
@@ -101,12 +112,16 @@ fn sign(line: &Line) -> Result<Value, String> {
             let signature = claims.sign(&creds).map_err(|e| e.to_string())?;
             Ok(json!({ "signature": signature, "plaintext": claims.plaintext() }))
         }
-        other => Err(format!("unknown kind {other:?}: expected request, presign, post_policy or v4")),
+        other => Err(format!(
+            "unknown kind {other:?}: expected request, presign, post_policy or v4"
+        )),
     }
 }
 
 fn sign_request(line: &Line, creds: &Credentials) -> Result<Value, String> {
-    let signed = request(line)?.sign(creds, window(line)?).map_err(|e| e.to_string())?;
+    let signed = request(line)?
+        .sign(creds, window(line)?)
+        .map_err(|e| e.to_string())?;
     Ok(json!({
         "authorization": signed.authorization,
         "http_string": signed.http_string,
@@ -117,16 +132,24 @@ fn sign_request(line: &Line, creds: &Credentials) -> Result<Value, String> {
 fn presign(line: &Line, creds: &Credentials) -> Result<Value, String> {
     let endpoint = match &line.endpoint {
         Some(origin) => Endpoint::custom(origin),
-        None => Endpoint::cos(required(&line.bucket, "bucket")?, required(&line.region, "region")?),
+        None => Endpoint::cos(
+            required(&line.bucket, "bucket")?,
+            required(&line.region, "region")?,
+        ),
     }
     .map_err(|e| e.to_string())?;
     let sign_host = line.sign_host.unwrap_or(true);
-    let url = request(line)?.presign(&endpoint, sign_host, creds, window(line)?).map_err(|e| e.to_string())?;
+    let url = request(line)?
+        .presign(&endpoint, sign_host, creds, window(line)?)
+        .map_err(|e| e.to_string())?;
     Ok(json!({ "url": url }))
 }
 
 fn request(line: &Line) -> Result<RequestToSign, String> {
-    let mut request = RequestToSign::new(required(&line.method, "method")?, required(&line.key, "key")?);
+    let mut request = RequestToSign::new(
+        required(&line.method, "method")?,
+        required(&line.key, "key")?,
+    );
     for (name, value) in &line.params {
         request = match value {
             Some(value) => request.param(name, value),
@@ -149,7 +172,9 @@ fn window(line: &Line) -> Result<KeyTime, String> {
 }
 
 fn required<'a, T>(field: &'a Option<T>, name: &str) -> Result<&'a T, String> {
-    field.as_ref().ok_or_else(|| format!("missing field `{name}`"))
+    field
+        .as_ref()
+        .ok_or_else(|| format!("missing field `{name}`"))
 }
 
 #[cfg(test)]
@@ -164,8 +189,18 @@ mod tests {
         let answer = answer(&line.replace('\n', ""));
 
         assert_eq!(answer["http_string"], "get\n/\nacl=\nhost=b-1.example\n");
-        assert!(answer["authorization"].as_str().unwrap().contains("q-url-param-list=acl&"));
-        assert!(answer["string_to_sign"].as_str().unwrap().starts_with("sha1\n1;2\n"));
+        assert!(
+            answer["authorization"]
+                .as_str()
+                .unwrap()
+                .contains("q-url-param-list=acl&")
+        );
+        assert!(
+            answer["string_to_sign"]
+                .as_str()
+                .unwrap()
+                .starts_with("sha1\n1;2\n")
+        );
     }
 
     #[test]
@@ -188,14 +223,16 @@ mod tests {
 
     #[test]
     fn the_error_never_echoes_the_secret_key() {
-        let answer = answer(r#"{"kind":"request","secret_id":"a","secret_key":"hunter2","method":"GET"}"#);
+        let answer =
+            answer(r#"{"kind":"request","secret_id":"a","secret_key":"hunter2","method":"GET"}"#);
 
         assert!(!answer.to_string().contains("hunter2"));
     }
 
     #[test]
     fn post_policy_and_v4_lines_answer() {
-        let policy = r#"{\"expiration\":\"2030-01-01T00:00:00.000Z\",\"conditions\":[{\"key\":\"a\"}]}"#;
+        let policy =
+            r#"{\"expiration\":\"2030-01-01T00:00:00.000Z\",\"conditions\":[{\"key\":\"a\"}]}"#;
         let post = answer(&format!(
             r#"{{"kind":"post_policy","secret_id":"AKID","secret_key":"k","start_time":1,"end_time":2,"policy":"{policy}"}}"#
         ));

@@ -21,7 +21,12 @@ fn answers_every_line_in_order_and_goes_on_after_a_bad_one() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input.join("\n").as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.join("\n").as_bytes())
+        .unwrap();
 
     let output = child.wait_with_output().unwrap();
 
@@ -32,11 +37,19 @@ fn answers_every_line_in_order_and_goes_on_after_a_bad_one() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), input.len());
-    assert_eq!(lines[0]["http_string"], "put\n/a b\n\ncontent-type=text%2Fplain\n");
+    assert_eq!(
+        lines[0]["http_string"],
+        "put\n/a b\n\ncontent-type=text%2Fplain\n"
+    );
     assert!(lines[1]["error"].is_string());
     let url = lines[2]["url"].as_str().unwrap();
-    assert!(url.starts_with("https://b-1250000000.cos.ap-guangzhou.myqcloud.com/a?q-sign-algorithm=sha1&"));
+    assert!(url.starts_with(
+        "https://b-1250000000.cos.ap-guangzhou.myqcloud.com/a?q-sign-algorithm=sha1&"
+    ));
     assert!(url.contains("q-header-list=host&q-url-param-list=response-content-disposition&"));
     assert!(lines[3]["error"].is_string());
-    assert_eq!(lines[4]["plaintext"], "a=1250000000&b=b&k=AKIDexample&e=0&t=1&r=42&f=/1250000000/b/a");
+    assert_eq!(
+        lines[4]["plaintext"],
+        "a=1250000000&b=b&k=AKIDexample&e=0&t=1&r=42&f=/1250000000/b/a"
+    );
 }
