@@ -110,7 +110,12 @@ pub struct ApiError {
 impl ApiError {
     /// An error with a message for the terminal.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), retry_after: None, cause: None }
+        Self {
+            code,
+            message: message.into(),
+            retry_after: None,
+            cause: None,
+        }
     }
 
     /// Keeps the cause for the log.
@@ -127,7 +132,11 @@ impl ApiError {
 
     /// A fault of ours: the terminal gets a generic message, the log gets the cause.
     pub fn internal(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self::new(ErrorCode::Internal, "something went wrong on our side; try again later").with_cause(cause)
+        Self::new(
+            ErrorCode::Internal,
+            "something went wrong on our side; try again later",
+        )
+        .with_cause(cause)
     }
 
     /// The response: the one JSON shape, the status, and `Retry-After` when set.
@@ -137,7 +146,9 @@ impl ApiError {
         });
         let mut response = ApiResponse::json(self.code.status(), &body);
         if let Some(after) = self.retry_after {
-            response.headers.push(("retry-after".into(), after.as_secs().max(1).to_string()));
+            response
+                .headers
+                .push(("retry-after".into(), after.as_secs().max(1).to_string()));
         }
         response
     }
@@ -149,7 +160,8 @@ mod tests {
 
     #[test]
     fn the_error_shape_carries_code_message_and_request_id() {
-        let response = ApiError::new(ErrorCode::QuotaExceeded, "the file does not fit").into_response("req-1");
+        let response =
+            ApiError::new(ErrorCode::QuotaExceeded, "the file does not fit").into_response("req-1");
 
         let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
         assert_eq!(response.status, 413);
@@ -176,6 +188,10 @@ mod tests {
             .into_response("r");
 
         assert_eq!(response.status, 503);
-        assert!(response.headers.contains(&("retry-after".into(), "2".into())));
+        assert!(
+            response
+                .headers
+                .contains(&("retry-after".into(), "2".into()))
+        );
     }
 }

@@ -34,12 +34,18 @@ pub struct ApiRequest {
 impl ApiRequest {
     /// The first header of that name (names compared case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The first query parameter of that name.
     pub fn query_param(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -60,11 +66,19 @@ impl ApiResponse {
         // Serialising our own response types cannot fail: they hold no maps with non-string
         // keys and no types with fallible `Serialize`.
         let body = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
-        Self { status, headers: vec![("content-type".into(), "application/json".into())], body }
+        Self {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body,
+        }
     }
 
     /// An empty response, such as a 204.
     pub fn empty(status: u16) -> Self {
-        Self { status, headers: Vec::new(), body: Vec::new() }
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! The canonical request: the signed parameter and header pairs, and the HttpString.
 
+use std::cmp::Ordering;
+
 use crate::encode::{encode, signed_name};
 
 /// How names are ordered in `HttpParameters` and `HttpHeaders`.
@@ -11,7 +13,8 @@ use crate::encode::{encode, signed_name};
 pub enum PairOrder {
     /// Sorted by the encoded, lowercased name (what we sign).
     Encoded,
-    /// Sorted by the lowercased name before encoding (what the JavaScript SDKs sign).
+    /// Sorted by the lowercased name before encoding, compared as JavaScript compares
+    /// strings (by UTF-16 code unit): what the JavaScript SDKs sign.
     Raw,
 }
 
@@ -64,7 +67,7 @@ impl SignedPairs {
     pub(crate) fn joined(&self, order: PairOrder) -> String {
         let mut refs: Vec<&Pair> = self.pairs.iter().collect();
         if order == PairOrder::Raw {
-            refs.sort_by(|a, b| a.raw_name.cmp(&b.raw_name));
+            refs.sort_by(|a, b| js_order(&a.raw_name, &b.raw_name));
         }
         let mut out = String::new();
         for (i, pair) in refs.into_iter().enumerate() {
@@ -80,12 +83,23 @@ impl SignedPairs {
 
     /// Whether the two orders give different joined strings.
     pub(crate) fn orders_differ(&self) -> bool {
-        self.pairs.windows(2).any(|w| w[0].raw_name > w[1].raw_name)
+        self.pairs
+            .windows(2)
+            .any(|w| js_order(&w[0].raw_name, &w[1].raw_name) == Ordering::Greater)
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Pair> {
         self.pairs.iter()
     }
+}
+
+/// Compares two strings as JavaScript's `<` does: by UTF-16 code unit.
+///
+/// Trap: that is not code point order. A character beyond U+FFFF is a surrogate pair
+/// starting at 0xD800, so an emoji sorts before U+E000..U+FFFF (full-width letters, for
+/// one) in JavaScript, and after them in Rust's `str` order.
+fn js_order(a: &str, b: &str) -> Ordering {
+    a.encode_utf16().cmp(b.encode_utf16())
 }
 
 /// `HttpString = method + "\n" + path + "\n" + HttpParameters + "\n" + HttpHeaders + "\n"`,
@@ -127,6 +141,21 @@ mod tests {
         assert_eq!(
             set.joined(PairOrder::Raw),
             "a0=1&a%3a=x%20y&content-type=text%2Fplain"
+        );
+        assert!(set.orders_differ());
+    }
+
+    #[test]
+    fn the_raw_order_compares_utf16_code_units_as_javascript_does() {
+        let set = pairs(&[("emoji\u{1F600}", "1"), ("emoji\u{FF5A}", "2")]);
+
+        assert_eq!(
+            set.joined(PairOrder::Encoded),
+            "emoji%ef%bd%9a=2&emoji%f0%9f%98%80=1"
+        );
+        assert_eq!(
+            set.joined(PairOrder::Raw),
+            "emoji%f0%9f%98%80=1&emoji%ef%bd%9a=2"
         );
         assert!(set.orders_differ());
     }

@@ -3,8 +3,8 @@
 //! A verifier recomputes the signature from what actually arrived: the path, every header
 //! and parameter the signature lists, with the values they carry now. Anything changed in
 //! transit changes the HttpString and so the signature. The window is checked on both
-//! `q-sign-time` and `q-key-time`: only the key time is under the HMAC, so checking the sign
-//! time alone would let anyone stretch a window by editing it.
+//! `q-sign-time` and `q-key-time`, and the two must be equal: only the key time is under the
+//! HMAC, so a sign time checked alone, or allowed to differ, could be edited at will.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -104,6 +104,13 @@ where
     let (auth, carrier) = find_authorization(request, &query)?;
     check_window(auth.sign_time, now)?;
     check_window(auth.key_time, now)?;
+    // Only the key time is under the HMAC; a sign time that differs from it could be
+    // edited freely. Every SDK writes the two equal.
+    if auth.sign_time != auth.key_time {
+        return Err(VerifyError::Malformed(
+            "q-sign-time differs from q-key-time".into(),
+        ));
+    }
     let creds =
         lookup(&auth.secret_id).ok_or_else(|| VerifyError::UnknownKey(auth.secret_id.clone()))?;
     check_token(&creds, token_on_request(request, &query)?)?;
@@ -517,6 +524,28 @@ mod tests {
             verify_request(&request, 1600000000, |_| Some(creds()))
         };
         assert!(matches!(early, Err(VerifyError::NotYetValid { .. })));
+    }
+
+    #[test]
+    fn a_sign_time_that_differs_from_the_key_time_is_refused() {
+        let signed = RequestToSign::new("GET", "a")
+            .sign(&creds(), window())
+            .unwrap();
+        let shifted = signed.authorization.replacen(
+            "q-sign-time=1700000000;1700000900",
+            "q-sign-time=1700000001;1700000900",
+            1,
+        );
+
+        let result = check("GET", "/a", "", &[("Authorization", &shifted)]);
+
+        assert!(check("GET", "/a", "", &[("Authorization", &signed.authorization)]).is_ok());
+        assert_eq!(
+            result,
+            Err(VerifyError::Malformed(
+                "q-sign-time differs from q-key-time".into()
+            ))
+        );
     }
 
     #[test]
