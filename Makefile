@@ -27,9 +27,10 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-lint: ## cargo fmt --check and clippy with warnings denied
+lint: deps ## cargo fmt --check, clippy with warnings denied, and cfn-lint on the deployment template
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	$(VENV)/bin/cfn-lint infra/aws/template.yaml
 
 test: deps ## Run every test (needs no cloud account and no Docker)
 	$(TEST_ENV) cargo test --workspace --locked
