@@ -35,11 +35,15 @@ lint: deps ## cargo fmt --check, clippy with warnings denied, and cfn-lint on th
 test: deps ## Run every test (needs no cloud account and no Docker)
 	$(TEST_ENV) cargo test --workspace --locked
 
-bench: deps ## Run the benchmarks and print their tables
-	cargo bench -p cos-sign --bench signing
+BENCH_ARGS ?=
+FUZZ_SECONDS ?= 120
 
-fuzz: ## Fuzz the signature parsers for a few minutes
-	@echo "see shared/cos-sign/fuzz"
+bench: deps ## Benchmarks: criterion, then signatures/s against the official SDKs in the same run
+	cargo bench -p cos-sign --bench signing
+	$(PYTHON) bench/sign_throughput.py $(BENCH_ARGS)
+
+fuzz: ## Fuzz every parser of cos-sign for FUZZ_SECONDS each (needs cargo install cargo-fuzz)
+	shared/cos-sign/fuzz/run.sh $(FUZZ_SECONDS)
 
 build: ## Build every binary in release mode
 	cargo build --workspace --release --locked

@@ -21,8 +21,10 @@ pub enum PairOrder {
 /// One signed pair, kept in both forms.
 #[derive(Debug, Clone)]
 pub(crate) struct Pair {
-    /// The lowercased name before encoding (Unicode lowercasing, as JavaScript's).
-    raw_name: String,
+    /// The lowercased name before encoding (Unicode lowercasing, as JavaScript's), kept
+    /// only when it differs from `name`: for the usual names, made of unreserved ASCII
+    /// characters, encoding changes nothing and the two are the same text.
+    raw_name: Option<String>,
     /// `lowercase(UrlEncode(name))`.
     name: String,
     /// `UrlEncode(value)`.
@@ -31,15 +33,18 @@ pub(crate) struct Pair {
 
 impl Pair {
     pub(crate) fn new(name: &str, value: &str) -> Self {
+        let unreserved = name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b));
         Self {
-            raw_name: name.to_lowercase(),
+            raw_name: (!unreserved).then(|| name.to_lowercase()),
             name: signed_name(name),
             value: encode(value).into_owned(),
         }
     }
 
-    pub(crate) fn name(&self) -> &str {
-        &self.name
+    fn raw_name(&self) -> &str {
+        self.raw_name.as_deref().unwrap_or(&self.name)
     }
 }
 
@@ -58,38 +63,53 @@ impl SignedPairs {
     pub(crate) fn new(mut pairs: Vec<Pair>) -> Result<Self, String> {
         pairs.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         if let Some(twin) = pairs.windows(2).find(|w| w[0].name == w[1].name) {
-            return Err(twin[0].raw_name.clone());
+            return Err(twin[0].raw_name().to_owned());
         }
         Ok(Self { pairs })
     }
 
-    /// `k1=v1&k2=v2…` in the given order.
-    pub(crate) fn joined(&self, order: PairOrder) -> String {
-        let mut refs: Vec<&Pair> = self.pairs.iter().collect();
-        if order == PairOrder::Raw {
-            refs.sort_by(|a, b| js_order(&a.raw_name, &b.raw_name));
+    /// `k1=v1&k2=v2…` in the given order, appended to `out`.
+    fn push_joined(&self, out: &mut String, order: PairOrder) {
+        // The pairs are kept in encoded order; when that is also raw order, the stable
+        // sort below would leave them as they are.
+        if order == PairOrder::Raw && self.orders_differ() {
+            let mut sorted: Vec<&Pair> = self.pairs.iter().collect();
+            sorted.sort_by(|a, b| js_order(a.raw_name(), b.raw_name()));
+            push_pairs(out, sorted);
+        } else {
+            push_pairs(out, &self.pairs);
         }
-        let mut out = String::new();
-        for (i, pair) in refs.into_iter().enumerate() {
-            if i > 0 {
-                out.push('&');
-            }
-            out.push_str(&pair.name);
-            out.push('=');
-            out.push_str(&pair.value);
-        }
-        out
+    }
+
+    /// The length of the joined pairs, in either order.
+    fn joined_len(&self) -> usize {
+        self.pairs
+            .iter()
+            .map(|p| p.name.len() + p.value.len() + 2)
+            .sum()
     }
 
     /// Whether the two orders give different joined strings.
     pub(crate) fn orders_differ(&self) -> bool {
         self.pairs
             .windows(2)
-            .any(|w| js_order(&w[0].raw_name, &w[1].raw_name) == Ordering::Greater)
+            .any(|w| js_order(w[0].raw_name(), w[1].raw_name()) == Ordering::Greater)
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Pair> {
-        self.pairs.iter()
+    /// The encoded names, in order, giving up the pairs.
+    pub(crate) fn into_names(self) -> Vec<String> {
+        self.pairs.into_iter().map(|p| p.name).collect()
+    }
+}
+
+fn push_pairs<'p>(out: &mut String, pairs: impl IntoIterator<Item = &'p Pair>) {
+    for (i, pair) in pairs.into_iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(&pair.name);
+        out.push('=');
+        out.push_str(&pair.value);
     }
 }
 
@@ -103,19 +123,26 @@ fn js_order(a: &str, b: &str) -> Ordering {
 }
 
 /// `HttpString = method + "\n" + path + "\n" + HttpParameters + "\n" + HttpHeaders + "\n"`,
-/// with the method lowercased and the path not encoded.
-pub(crate) fn http_string(method: &str, path: &str, params: &str, headers: &str) -> String {
-    let mut out =
-        String::with_capacity(method.len() + path.len() + params.len() + headers.len() + 4);
+/// with the method lowercased, the path not encoded, and the pairs joined in `order`.
+pub(crate) fn http_string(
+    method: &str,
+    path: &str,
+    params: &SignedPairs,
+    headers: &SignedPairs,
+    order: PairOrder,
+) -> String {
+    let mut out = String::with_capacity(
+        method.len() + path.len() + params.joined_len() + headers.joined_len() + 4,
+    );
     for c in method.chars() {
         out.push(c.to_ascii_lowercase());
     }
     out.push('\n');
     out.push_str(path);
     out.push('\n');
-    out.push_str(params);
+    params.push_joined(&mut out, order);
     out.push('\n');
-    out.push_str(headers);
+    headers.push_joined(&mut out, order);
     out.push('\n');
     out
 }
@@ -123,6 +150,14 @@ pub(crate) fn http_string(method: &str, path: &str, params: &str, headers: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl SignedPairs {
+        fn joined(&self, order: PairOrder) -> String {
+            let mut out = String::new();
+            self.push_joined(&mut out, order);
+            out
+        }
+    }
 
     fn pairs(items: &[(&str, &str)]) -> SignedPairs {
         SignedPairs::new(items.iter().map(|(n, v)| Pair::new(n, v)).collect()).unwrap()
@@ -132,7 +167,7 @@ mod tests {
     fn sorts_by_encoded_name_and_encodes_values() {
         let set = pairs(&[("Content-Type", "text/plain"), ("a:", "x y"), ("a0", "1")]);
 
-        let names: Vec<&str> = set.iter().map(Pair::name).collect();
+        let names: Vec<&str> = set.pairs.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["a%3a", "a0", "content-type"]);
         assert_eq!(
             set.joined(PairOrder::Encoded),
@@ -169,6 +204,10 @@ mod tests {
 
     #[test]
     fn empty_parts_keep_their_line_feeds() {
-        assert_eq!(http_string("GET", "/obj", "", ""), "get\n/obj\n\n\n");
+        let none = SignedPairs::default();
+
+        let http = http_string("GET", "/obj", &none, &none, PairOrder::Encoded);
+
+        assert_eq!(http, "get\n/obj\n\n\n");
     }
 }

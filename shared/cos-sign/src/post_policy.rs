@@ -44,6 +44,11 @@ pub enum Condition {
 impl Condition {
     fn to_json(&self) -> Value {
         match self {
+            // A field whose own name starts with `$` would lose it in the object form,
+            // which reads `{"$key": …}` as the field `key`; the array form keeps it.
+            Self::Equals { field, value } if field.starts_with('$') => {
+                json!(["eq", format!("${field}"), value])
+            }
             Self::Equals { field, value } => json!({ field.as_str(): value }),
             Self::StartsWith { field, prefix } => {
                 json!(["starts-with", format!("${field}"), prefix])
@@ -59,8 +64,9 @@ impl Condition {
                 let value = value
                     .as_str()
                     .ok_or_else(|| format!("the value of {field} is not a string"))?;
+                // One `$` is tolerated, as in the array form; a second one is the name's.
                 Ok(Self::Equals {
-                    field: field.trim_start_matches('$').to_owned(),
+                    field: field.strip_prefix('$').unwrap_or(field).to_owned(),
                     value: value.to_owned(),
                 })
             }
@@ -396,6 +402,27 @@ mod tests {
 
         assert!(text.contains("\"expiration\":\"2019-08-30T09:38:12.000Z\""));
         assert_eq!(PostPolicy::parse(&text).unwrap(), policy);
+    }
+
+    #[test]
+    fn a_field_whose_name_starts_with_a_dollar_survives_the_json_round_trip() {
+        let text = r#"{"expiration":"2030-01-01T00:00:00Z","conditions":
+            [["eq","$$key","a"],{"$$b":"c"},{"$d":"e"},["starts-with","$$f",""]]}"#;
+        let built = PostPolicy::new(1893456000).equals("$key", "a");
+
+        let parsed = PostPolicy::parse(text).unwrap();
+
+        let equals = |field: &str, value: &str| Condition::Equals {
+            field: field.into(),
+            value: value.into(),
+        };
+        assert_eq!(
+            parsed.conditions()[..3],
+            [equals("$key", "a"), equals("$b", "c"), equals("d", "e")]
+        );
+        assert_eq!(PostPolicy::parse(&parsed.to_json()).unwrap(), parsed);
+        assert_eq!(PostPolicy::parse(&built.to_json()).unwrap(), built);
+        assert!(built.to_json().contains(r#"["eq","$$key","a"]"#));
     }
 
     #[test]

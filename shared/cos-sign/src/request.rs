@@ -1,5 +1,7 @@
 //! Request signatures: the `Authorization` value of a COS XML API request.
 
+use std::fmt::Write as _;
+
 use crate::authorization::Authorization;
 use crate::canonical::{Pair, PairOrder, SignedPairs, http_string};
 use crate::key_time::KeyTime;
@@ -34,10 +36,13 @@ const DEFAULT_SIGNED: [&str; 17] = [
 
 /// Whether a header is signed when the caller does not name the signed headers.
 pub fn signed_by_default(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    name.starts_with("x-cos-")
-        || name.starts_with("x-ci-")
-        || DEFAULT_SIGNED.contains(&name.as_str())
+    let has_prefix = |prefix: &str| {
+        name.get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    };
+    has_prefix("x-cos-")
+        || has_prefix("x-ci-")
+        || DEFAULT_SIGNED.iter().any(|d| d.eq_ignore_ascii_case(name))
 }
 
 /// A request to sign: method, object key, query parameters and headers.
@@ -168,14 +173,17 @@ impl RequestToSign {
             }
         };
         // Duplicates are refused across all headers, signed or not: which copy an HTTP
-        // stack would send is anyone's guess.
-        let mut seen: Vec<String> = headers
+        // stack would send is anyone's guess. A request carries a handful of headers, so
+        // comparing every pair costs less than sorting lowercased copies; the error names
+        // the smallest repeated name, as a sort would.
+        let twin = headers
             .iter()
-            .map(|(n, _)| n.to_ascii_lowercase())
-            .collect();
-        seen.sort_unstable();
-        if let Some(twin) = seen.windows(2).find(|w| w[0] == w[1]) {
-            return Err(SignError::DuplicateHeader(twin[0].clone()));
+            .enumerate()
+            .filter(|(i, (a, _))| headers[..*i].iter().any(|(b, _)| a.eq_ignore_ascii_case(b)))
+            .map(|(_, (name, _))| name.to_ascii_lowercase())
+            .min();
+        if let Some(twin) = twin {
+            return Err(SignError::DuplicateHeader(twin));
         }
         let headers = SignedPairs::new(signed).map_err(SignError::DuplicateHeader)?;
 
@@ -205,7 +213,7 @@ pub(crate) struct Canonical {
 
 impl Canonical {
     pub(crate) fn sign(
-        &self,
+        self,
         creds: &Credentials,
         window: KeyTime,
         headers_to_add: Vec<(String, String)>,
@@ -214,8 +222,9 @@ impl Canonical {
         let http_string = http_string(
             &self.method,
             &self.path,
-            &self.params.joined(PairOrder::Encoded),
-            &self.headers.joined(PairOrder::Encoded),
+            &self.params,
+            &self.headers,
+            PairOrder::Encoded,
         );
         let string_to_sign = string_to_sign(&key_time, &http_string);
         let signature = signature(&sign_key(creds.secret_key(), &key_time), &string_to_sign);
@@ -223,12 +232,21 @@ impl Canonical {
             secret_id: creds.secret_id().to_owned(),
             sign_time: window,
             key_time: window,
-            header_list: self.headers.iter().map(|p| p.name().to_owned()).collect(),
-            param_list: self.params.iter().map(|p| p.name().to_owned()).collect(),
+            header_list: self.headers.into_names(),
+            param_list: self.params.into_names(),
             signature,
         };
+        // Sized up front: `to_string` would grow the buffer five or six times.
+        let names = |list: &[String]| list.iter().map(|n| n.len() + 1).sum::<usize>();
+        let mut text = String::with_capacity(
+            160 + authorization.secret_id.len()
+                + names(&authorization.header_list)
+                + names(&authorization.param_list),
+        );
+        // Writing into a `String` cannot fail.
+        let _ = write!(text, "{authorization}");
         RequestSignature {
-            authorization: authorization.to_string(),
+            authorization: text,
             fields: authorization,
             http_string,
             string_to_sign,

@@ -18,19 +18,34 @@ pub(crate) fn hmac_sha1(key: &[u8], message: &[u8]) -> [u8; 20] {
     mac.finalize().into_bytes().into()
 }
 
+/// Lowercase hex of a 20-byte digest. `hex::encode_to_slice` writes into a stack buffer;
+/// `hex::encode`'s per-character iterator costs as much as a SHA-1 block here.
+pub(crate) fn hex20(bytes: &[u8; 20]) -> String {
+    let mut out = String::with_capacity(40);
+    push_hex(&mut out, bytes);
+    out
+}
+
+fn push_hex(out: &mut String, bytes: &[u8; 20]) {
+    let mut buffer = [0u8; 40];
+    // 20 bytes always fit 40 hex digits, and hex digits are ASCII.
+    if hex::encode_to_slice(bytes, &mut buffer).is_ok() {
+        out.push_str(std::str::from_utf8(&buffer).unwrap_or_default());
+    }
+}
+
 /// `SignKey = hex(HMAC(SecretKey, KeyTime))`.
 pub(crate) fn sign_key(secret_key: &Secret, key_time: &str) -> String {
-    hex::encode(hmac_sha1(secret_key.expose_bytes(), key_time.as_bytes()))
+    hex20(&hmac_sha1(secret_key.expose_bytes(), key_time.as_bytes()))
 }
 
 /// `StringToSign = "sha1\n" + KeyTime + "\n" + hex(SHA1(HttpString)) + "\n"`.
 pub(crate) fn string_to_sign(key_time: &str, http_string: &str) -> String {
-    let digest = hex::encode(Sha1::digest(http_string.as_bytes()));
     let mut out = String::with_capacity(5 + key_time.len() + 1 + 40 + 1);
     out.push_str("sha1\n");
     out.push_str(key_time);
     out.push('\n');
-    out.push_str(&digest);
+    push_hex(&mut out, &Sha1::digest(http_string.as_bytes()).into());
     out.push('\n');
     out
 }
@@ -39,7 +54,7 @@ pub(crate) fn string_to_sign(key_time: &str, http_string: &str) -> String {
 ///
 /// Trap: the HMAC key is the 40 ASCII characters of the hex SignKey, not its 20 raw bytes.
 pub(crate) fn signature(sign_key_hex: &str, string_to_sign: &str) -> String {
-    hex::encode(hmac_sha1(
+    hex20(&hmac_sha1(
         sign_key_hex.as_bytes(),
         string_to_sign.as_bytes(),
     ))
@@ -47,5 +62,5 @@ pub(crate) fn signature(sign_key_hex: &str, string_to_sign: &str) -> String {
 
 /// Hex SHA-1 of some bytes: the StringToSign of a POST form is this over its policy.
 pub(crate) fn sha1_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha1::digest(bytes))
+    hex20(&Sha1::digest(bytes).into())
 }

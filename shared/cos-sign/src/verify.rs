@@ -149,12 +149,7 @@ where
             orders.push(PairOrder::Raw);
         }
         for order in orders {
-            let http = http_string(
-                request.method,
-                &path,
-                &params.joined(order),
-                &headers.joined(order),
-            );
+            let http = http_string(request.method, &path, &params, &headers, order);
             let to_sign = string_to_sign(&key_time, &http);
             if constant_time_eq(
                 signature(&sign_key, &to_sign).as_bytes(),
