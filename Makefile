@@ -11,7 +11,7 @@ PYTHON := $(VENV)/bin/python
 TEST_ENV := COSIGNER_PYTHON=$(CURDIR)/$(PYTHON) AWS_REGION=us-east-1 \
 	AWS_EC2_METADATA_DISABLED=true AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 
-.PHONY: help deps lint test bench fuzz build clean
+.PHONY: help deps dev dev-reset lint test bench fuzz build deploy clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,7 +32,19 @@ lint: deps ## cargo fmt --check, clippy with warnings denied, and cfn-lint on th
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	$(VENV)/bin/cfn-lint infra/aws/template.yaml
 
+API_PORT ?= 8080
+COS_PORT ?= 9000
+
+dev: deps ## Run the whole stack locally: table, cos-local and the API (API_PORT, COS_PORT)
+	cargo build --locked -p cosigner-local -p cos-local -p cosigner-cli
+	target/debug/cosigner-local dev --api-port $(API_PORT) --cos-port $(COS_PORT) --data .dev
+
+dev-reset: ## Forget the local stack's data (objects, table, secrets)
+	rm -rf .dev
+
 test: deps ## Run every test (needs no cloud account and no Docker)
+	@# The end-to-end tests run the workspace's binaries as separate processes.
+	cargo build --workspace --bins --locked
 	$(TEST_ENV) cargo test --workspace --locked
 
 BENCH_ARGS ?=
@@ -45,8 +57,14 @@ bench: deps ## Benchmarks: criterion, then signatures/s against the official SDK
 fuzz: ## Fuzz every parser of cos-sign for FUZZ_SECONDS each (needs cargo install cargo-fuzz)
 	shared/cos-sign/fuzz/run.sh $(FUZZ_SECONDS)
 
-build: ## Build every binary in release mode
-	cargo build --workspace --release --locked
+FUNCTIONS := authorizer issue-upload sign-parts complete-upload abort-upload on-object-created \
+	list-files get-file delete-file me sweep
+
+build: ## Build the Lambda functions for arm64 into target/lambda (needs: pip install cargo-lambda ziglang)
+	cargo lambda build --release --arm64 --locked $(addprefix -p ,$(FUNCTIONS))
+
+deploy: build ## Deploy the stack to AWS with SAM, asking before it changes anything (needs aws-sam-cli)
+	sam deploy --guided --template-file infra/aws/template.yaml
 
 clean: ## Remove build output and installed test clients
 	cargo clean

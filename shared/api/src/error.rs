@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use cos_sign::SignError;
+use cosigner_core::{StoreError, TableError};
+
 use crate::ApiResponse;
 
 /// The stable error codes, each with its status.
@@ -142,7 +145,11 @@ impl ApiError {
     /// The response: the one JSON shape, the status, and `Retry-After` when set.
     pub fn into_response(self, request_id: &str) -> ApiResponse {
         let body = json!({
-            "error": { "code": self.code.as_str(), "message": self.message, "request_id": request_id }
+            "error": {
+                "code": self.code.as_str(),
+                "message": self.message,
+                "request_id": request_id,
+            }
         });
         let mut response = ApiResponse::json(self.code.status(), &body);
         if let Some(after) = self.retry_after {
@@ -151,6 +158,64 @@ impl ApiError {
                 .push(("retry-after".into(), after.as_secs().max(1).to_string()));
         }
         response
+    }
+}
+
+/// How long a terminal should wait before retrying after the table was busy.
+const TABLE_BUSY_RETRY: Duration = Duration::from_secs(1);
+
+/// How long a terminal should wait before retrying after a service was unreachable.
+const UNAVAILABLE_RETRY: Duration = Duration::from_secs(5);
+
+impl From<TableError> for ApiError {
+    fn from(err: TableError) -> Self {
+        match err {
+            TableError::QuotaExceeded { size } => Self::new(
+                ErrorCode::QuotaExceeded,
+                format!("your quota cannot hold {size} more bytes; delete files to make room"),
+            ),
+            TableError::TooManyPending => Self::new(
+                ErrorCode::TooManyPending,
+                "you have too many unfinished uploads; complete or abort some first",
+            ),
+            TableError::NotFound => Self::new(ErrorCode::NotFound, "no such file"),
+            TableError::WrongState(state) => Self::new(
+                ErrorCode::Conflict,
+                format!(
+                    "the file is {}; this request cannot act on it",
+                    state.as_str()
+                ),
+            ),
+            TableError::Conflict | TableError::Throttled => Self::new(
+                ErrorCode::Unavailable,
+                "the service is busy; try again shortly",
+            )
+            .retry_after(TABLE_BUSY_RETRY)
+            .with_cause(err),
+            TableError::Unavailable(_) => Self::new(
+                ErrorCode::Unavailable,
+                "the file table is unavailable; try again shortly",
+            )
+            .retry_after(UNAVAILABLE_RETRY)
+            .with_cause(err),
+            TableError::Corrupt(_) => Self::internal(err),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        Self::new(
+            ErrorCode::BadGateway,
+            "the object store did not complete the server's request; try again",
+        )
+        .with_cause(err)
+    }
+}
+
+impl From<SignError> for ApiError {
+    fn from(err: SignError) -> Self {
+        Self::internal(err)
     }
 }
 

@@ -202,10 +202,10 @@ impl Config {
             ));
         }
         let endpoint = optional("COS_ENDPOINT");
-        if let Some(origin) = &endpoint {
-            if cos_sign::Endpoint::custom(origin).is_err() {
-                problems.push(format!("COS_ENDPOINT: {origin:?} is not an http(s) origin"));
-            }
+        if let Some(origin) = &endpoint
+            && cos_sign::Endpoint::custom(origin).is_err()
+        {
+            problems.push(format!("COS_ENDPOINT: {origin:?} is not an http(s) origin"));
         }
         let cos_credentials = CredentialSource::parse(&cos_credentials_text).unwrap_or_else(|| {
             if !cos_credentials_text.is_empty() {

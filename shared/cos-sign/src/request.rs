@@ -164,10 +164,10 @@ impl RequestToSign {
                         .ok_or_else(|| SignError::MissingHeader(wanted.clone()))?;
                     chosen.push(Pair::new(name, value));
                 }
-                if let Some((name, value)) = extra_header {
-                    if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
-                        chosen.push(Pair::new(name, value));
-                    }
+                if let Some((name, value)) = extra_header
+                    && !names.iter().any(|n| n.eq_ignore_ascii_case(name))
+                {
+                    chosen.push(Pair::new(name, value));
                 }
                 chosen
             }

@@ -283,10 +283,10 @@ impl Failure {
             "failed"
         };
         let mut line = format!("error: {} {verb}: {}", self.action, self.error);
-        if let CliError::Api(failure) = &self.error {
-            if matches!(failure.status, 401 | 403) {
-                line.push_str("; log in again with `cosigner login` and a valid token");
-            }
+        if let CliError::Api(failure) = &self.error
+            && matches!(failure.status, 401 | 403)
+        {
+            line.push_str("; log in again with `cosigner login` and a valid token");
         }
         if let Some(hint) = self.hint {
             line.push_str("; ");

@@ -258,10 +258,10 @@ async fn handle(
     *response.extensions_mut() = app.spellings.clone();
     set_header(&mut response, "x-cos-request-id", &request_id);
     set_header(&mut response, header::SERVER, "cos-local");
-    if let (Some(origin), Some(target)) = (&origin, &target) {
-        if method != Method::OPTIONS {
-            cors::decorate(response.headers_mut(), &target.bucket, origin, &method);
-        }
+    if let (Some(origin), Some(target)) = (&origin, &target)
+        && method != Method::OPTIONS
+    {
+        cors::decorate(response.headers_mut(), &target.bucket, origin, &method);
     }
 
     let status = response.status().as_u16();

@@ -119,13 +119,13 @@ async fn download(
         )));
     }
     let expected = plain_md5(record);
-    if let Some(expected) = &expected {
-        if *expected != fetched.md5_hex {
-            return Err(CliError::Corrupt(format!(
-                "their MD5 is {}, the store's is {expected}",
-                fetched.md5_hex
-            )));
-        }
+    if let Some(expected) = &expected
+        && *expected != fetched.md5_hex
+    {
+        return Err(CliError::Corrupt(format!(
+            "their MD5 is {}, the store's is {expected}",
+            fetched.md5_hex
+        )));
     }
     sink.sync_all()
         .await

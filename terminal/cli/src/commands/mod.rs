@@ -36,10 +36,11 @@ pub(crate) fn finish_batch(
     if failures.is_empty() {
         return Ok(());
     }
-    if total == 1 && failures.len() == 1 {
-        if let Some(failure) = failures.pop() {
-            return Err(failure);
-        }
+    if total == 1
+        && failures.len() == 1
+        && let Some(failure) = failures.pop()
+    {
+        return Err(failure);
     }
     for failure in &failures {
         progress.note(&failure.line());

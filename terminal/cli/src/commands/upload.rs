@@ -555,13 +555,13 @@ impl Run<'_> {
     /// Saves the resume state; a failure costs resumability only, so it is a warning, shown
     /// once.
     fn save(&self, print: &Fingerprint, state: &UploadState) {
-        if let Err(err) = self.ctx.states.save(print, state) {
-            if !self.state_warned.swap(true, Ordering::Relaxed) {
-                self.progress.note(&format!(
-                    "warning: cannot save the resume state ({err}); an interrupted upload will \
+        if let Err(err) = self.ctx.states.save(print, state)
+            && !self.state_warned.swap(true, Ordering::Relaxed)
+        {
+            self.progress.note(&format!(
+                "warning: cannot save the resume state ({err}); an interrupted upload will \
                      start over"
-                ));
-            }
+            ));
         }
     }
 

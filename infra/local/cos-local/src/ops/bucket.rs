@@ -92,10 +92,10 @@ pub async fn list_objects(call: &Call) -> Result<Response<ResponseBody>, CosErro
         xml.element("Delimiter", &text(&query.delimiter));
     }
     xml.element("IsTruncated", if page.truncated { "true" } else { "false" });
-    if page.truncated {
-        if let Some(next) = &page.next_marker {
-            xml.element("NextMarker", &text(next));
-        }
+    if page.truncated
+        && let Some(next) = &page.next_marker
+    {
+        xml.element("NextMarker", &text(next));
     }
     for object in &page.objects {
         xml.open("Contents");

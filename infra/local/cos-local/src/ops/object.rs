@@ -159,10 +159,9 @@ fn precondition(call: &Call, meta: &ObjectMeta) -> Result<Option<StatusCode>, Co
     } else if let Some(since) = call
         .header(header::IF_UNMODIFIED_SINCE)
         .and_then(parse_http_date)
+        && meta.last_modified > since
     {
-        if meta.last_modified > since {
-            return Err(failed());
-        }
+        return Err(failed());
     }
     if let Some(list) = call.header(header::IF_NONE_MATCH) {
         if etag_matches(list) {
@@ -171,10 +170,9 @@ fn precondition(call: &Call, meta: &ObjectMeta) -> Result<Option<StatusCode>, Co
     } else if let Some(since) = call
         .header(header::IF_MODIFIED_SINCE)
         .and_then(parse_http_date)
+        && meta.last_modified <= since
     {
-        if meta.last_modified <= since {
-            return Ok(Some(StatusCode::NOT_MODIFIED));
-        }
+        return Ok(Some(StatusCode::NOT_MODIFIED));
     }
     Ok(None)
 }

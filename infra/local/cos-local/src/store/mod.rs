@@ -292,10 +292,10 @@ impl BucketStore {
         let old = index.insert(key.to_owned(), meta.clone());
         drop(index);
 
-        if let Some(old) = old.filter(|old| old.data_file != data_file) {
-            if let Err(error) = remove_if_exists(&shard.join(&old.data_file)).await {
-                tracing::warn!(cause = %error, "could not remove a replaced object version");
-            }
+        if let Some(old) = old.filter(|old| old.data_file != data_file)
+            && let Err(error) = remove_if_exists(&shard.join(&old.data_file)).await
+        {
+            tracing::warn!(cause = %error, "could not remove a replaced object version");
         }
         Ok(meta)
     }
@@ -348,10 +348,10 @@ impl BucketStore {
         if let Err(error) = sync_dir(&shard).await {
             tracing::warn!(cause = %error, "could not sync a directory after a delete");
         }
-        if let Some(old) = old {
-            if let Err(error) = remove_if_exists(&shard.join(&old.data_file)).await {
-                tracing::warn!(cause = %error, "could not remove a deleted object's bytes");
-            }
+        if let Some(old) = old
+            && let Err(error) = remove_if_exists(&shard.join(&old.data_file)).await
+        {
+            tracing::warn!(cause = %error, "could not remove a deleted object's bytes");
         }
         Ok(true)
     }

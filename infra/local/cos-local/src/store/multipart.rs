@@ -256,14 +256,14 @@ impl BucketStore {
                 .ok_or(StoreError::InvalidPart(part.number))?;
             chosen.push(found);
         }
-        if let Some((_, rest)) = chosen.split_last() {
-            if let Some(small) = rest.iter().find(|p| p.size < min_part_bytes) {
-                return Err(StoreError::PartTooSmall {
-                    number: small.number,
-                    size: small.size,
-                    min: min_part_bytes,
-                });
-            }
+        if let Some((_, rest)) = chosen.split_last()
+            && let Some(small) = rest.iter().find(|p| p.size < min_part_bytes)
+        {
+            return Err(StoreError::PartTooSmall {
+                number: small.number,
+                size: small.size,
+                min: min_part_bytes,
+            });
         }
 
         let dir = self.upload_dir(&upload.upload_id)?;
@@ -359,10 +359,10 @@ impl BucketStore {
             .map_err(io_error("list the multipart uploads"))?
         {
             let path = entry.path().join("upload.json");
-            if let Ok(bytes) = tokio::fs::read(&path).await {
-                if let Ok(meta) = serde_json::from_slice::<UploadMeta>(&bytes) {
-                    uploads.push(meta);
-                }
+            if let Ok(bytes) = tokio::fs::read(&path).await
+                && let Ok(meta) = serde_json::from_slice::<UploadMeta>(&bytes)
+            {
+                uploads.push(meta);
             }
         }
         uploads.sort_by(|a, b| {
