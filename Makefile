@@ -50,9 +50,11 @@ test: deps ## Run every test (needs no cloud account and no Docker)
 BENCH_ARGS ?=
 FUZZ_SECONDS ?= 120
 
-bench: deps ## Benchmarks: criterion, then signatures/s against the official SDKs in the same run
-	cargo bench -p cos-sign --bench signing
+bench: deps ## Benchmarks: signing against the SDKs, cos-local against plain files, the server's routes
+	cargo bench --locked -p cos-sign --bench signing
 	$(PYTHON) bench/sign_throughput.py $(BENCH_ARGS)
+	cargo build --release --locked -p cos-local
+	cargo run --release --locked -p cos-local-load -- --write bench/RESULTS-cos-local.md
 
 fuzz: ## Fuzz every parser of cos-sign for FUZZ_SECONDS each (needs cargo install cargo-fuzz)
 	shared/cos-sign/fuzz/run.sh $(FUZZ_SECONDS)

@@ -156,13 +156,7 @@ pub async fn authenticator() -> Result<Authenticator, ColdStartError> {
 /// Logs why the function could not start, in one line, and gives the exit code. Lambda
 /// reports the exit as an init error, and the line says what to fix.
 pub fn failed(err: &ColdStartError) -> ExitCode {
-    let mut cause = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(inner) = source {
-        cause.push_str(": ");
-        cause.push_str(&inner.to_string());
-        source = inner.source();
-    }
+    let cause = cosigner_api::cause_chain(err);
     error!(cause, "the function cannot start");
     ExitCode::FAILURE
 }

@@ -234,8 +234,8 @@ pub(crate) fn parse_json<R: DeserializeOwned>(body: &[u8]) -> Result<R, ApiError
     })
 }
 
-/// The error's message and every cause below it, for the log.
-pub(crate) fn cause_chain(err: &(dyn Error + 'static)) -> String {
+/// The error's message and every cause below it, on one line, for the log.
+pub fn cause_chain(err: &(dyn Error + 'static)) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

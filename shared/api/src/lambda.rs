@@ -353,7 +353,7 @@ pub async fn authorize_at(
             answer.context = json!({});
         }
         Err(err) => {
-            let cause = cause_chain(&err);
+            let cause = crate::dispatch::cause_chain(&err);
             error!(request_id, cause, "denied: tokens cannot be checked");
             answer.context = json!({});
         }
@@ -523,16 +523,4 @@ where
         Ok::<_, Infallible>(handle_schedule(deps, &event.payload).await)
     }))
     .await
-}
-
-/// An error's message and its causes, for one log field.
-fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

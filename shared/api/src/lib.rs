@@ -35,7 +35,7 @@ pub use auth::{AuthError, Authenticator, bearer_token, mint_token, mint_token_fo
 pub use deps::{
     AppKeys, BoxFuture, CURSOR_SECRET, CredentialRefresh, Deps, DepsError, EVENT_SECRET,
 };
-pub use dispatch::{MAX_BODY_BYTES, dispatch};
+pub use dispatch::{MAX_BODY_BYTES, cause_chain, dispatch};
 pub use error::{ApiError, ErrorCode};
 pub use http::{ApiRequest, ApiResponse, Caller};
 pub use routes::on_object_created::{

@@ -184,6 +184,9 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
             },
             () = &mut shutdown => break,
         };
+        // Small answers must leave at once: with Nagle's algorithm on, each waits for the
+        // client's delayed ACK (about 40 ms on Linux).
+        let _ = stream.set_nodelay(true);
         let app = Arc::clone(&app);
         let service = service_fn(move |request| handle(Arc::clone(&app), request, peer));
         let connection = http1::Builder::new()

@@ -22,10 +22,10 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use cos_sign::Secret;
+use cosigner_api::cause_chain as chain;
 use cosigner_core::{JwtConfig, UserId};
 use cosigner_local_aws::MotoServer;
 
-use crate::serve::chain;
 use crate::snapshot;
 
 /// The development bucket, in COS's `<name>-<appid>` form.

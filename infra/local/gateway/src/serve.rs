@@ -18,7 +18,7 @@ use tracing::{info, warn};
 
 use cosigner_api::{
     ApiError, ApiRequest, ApiResponse, Authenticator, Caller, ErrorCode, MAX_BODY_BYTES,
-    bearer_token, dispatch, sweep,
+    bearer_token, cause_chain as chain, dispatch, sweep,
 };
 use cosigner_cold_start::{Environment, RouteDeps};
 
@@ -80,6 +80,8 @@ pub async fn run(options: ServeOptions) -> Result<(), String> {
                 continue;
             }
         };
+        // Small JSON answers must leave at once, not wait for the client's delayed ACK.
+        let _ = stream.set_nodelay(true);
         let gateway = Arc::clone(&gateway);
         tokio::spawn(async move {
             let service = service_fn(move |request| {
@@ -225,16 +227,4 @@ fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-/// An error with its causes, on one line.
-pub fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
 }
