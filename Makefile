@@ -47,20 +47,24 @@ test: deps ## Run every test (needs no cloud account and no Docker)
 	cargo build --workspace --bins --locked
 	$(TEST_ENV) cargo test --workspace --locked
 
+FUNCTIONS := authorizer issue-upload sign-parts complete-upload abort-upload on-object-created \
+	list-files get-file delete-file me sweep
+
 BENCH_ARGS ?=
 FUZZ_SECONDS ?= 120
 
 bench: deps ## Benchmarks: signing against the SDKs, cos-local against plain files, the server's routes
 	cargo bench --locked -p cos-sign --bench signing
 	$(PYTHON) bench/sign_throughput.py $(BENCH_ARGS)
-	cargo build --release --locked -p cos-local
-	cargo run --release --locked -p cos-local-load -- --write bench/RESULTS-cos-local.md
+	cargo build --release --locked -p cos-local -p cos-local-load -p server-load -p cosigner-local \
+		$(addprefix -p ,$(FUNCTIONS))
+	$${CARGO_TARGET_DIR:-target}/release/cos-local-load --write bench/RESULTS-cos-local.md
+	$(TEST_ENV) $${CARGO_TARGET_DIR:-target}/release/server-load issue-upload
+	$(TEST_ENV) $${CARGO_TARGET_DIR:-target}/release/server-load cold-start
+	$(TEST_ENV) $${CARGO_TARGET_DIR:-target}/release/server-load end-to-end --terminals 8,32 --seconds 10
 
 fuzz: ## Fuzz every parser of cos-sign for FUZZ_SECONDS each (needs cargo install cargo-fuzz)
 	shared/cos-sign/fuzz/run.sh $(FUZZ_SECONDS)
-
-FUNCTIONS := authorizer issue-upload sign-parts complete-upload abort-upload on-object-created \
-	list-files get-file delete-file me sweep
 
 build: ## Build the Lambda functions for arm64 into target/lambda (needs: pip install cargo-lambda ziglang)
 	cargo lambda build --release --arm64 --locked $(addprefix -p ,$(FUNCTIONS))

@@ -170,9 +170,9 @@ const UNAVAILABLE_RETRY: Duration = Duration::from_secs(5);
 impl From<TableError> for ApiError {
     fn from(err: TableError) -> Self {
         match err {
-            TableError::QuotaExceeded { size } => Self::new(
+            TableError::QuotaExceeded { available, .. } => Self::new(
                 ErrorCode::QuotaExceeded,
-                format!("your quota cannot hold {size} more bytes; delete files to make room"),
+                format!("the file does not fit: {available} bytes of your quota are free"),
             ),
             TableError::TooManyPending => Self::new(
                 ErrorCode::TooManyPending,

@@ -254,3 +254,46 @@ async fn an_expired_upload_still_reads_as_expired_without_a_url() {
     assert!(reply.json.get("url").is_none());
     assert_eq!(world.record("alice", &id).state, FileState::Expired);
 }
+
+#[tokio::test]
+async fn a_known_users_upload_is_one_table_call_and_a_first_one_makes_the_profile() {
+    let world = World::new();
+    let body = |name: &str| json!({"name": name, "size": 10, "content_type": "text/plain"});
+
+    world.issue("alice", body("first.txt")).await;
+    let for_the_first = world.table().calls();
+    world.issue("alice", body("second.txt")).await;
+    let for_the_second = world.table().calls() - for_the_first;
+
+    // The first: a reservation refused for want of a profile, the profile, the reservation.
+    assert_eq!(for_the_first, 3);
+    assert_eq!(for_the_second, 1);
+    assert_eq!(world.table().files_of(&alice()).len(), 2);
+    world.table().assert_counters_match(&alice());
+}
+
+#[tokio::test]
+async fn a_refused_reservation_says_how_much_of_the_quota_is_free() {
+    let world = World::new();
+    world.table().set_quota(&alice(), 1000);
+    world
+        .issue(
+            "alice",
+            json!({"name": "a.txt", "size": 600, "content_type": "text/plain"}),
+        )
+        .await;
+
+    let body = json!({"name": "b.txt", "size": 500, "content_type": "text/plain"});
+    let reply = world
+        .call(Some("alice"), "POST", "/v1/uploads", &body.to_string())
+        .await;
+
+    reply.assert_error(413, "quota_exceeded");
+    assert!(
+        reply.text.contains("400 bytes of your quota are free"),
+        "{}",
+        reply.text
+    );
+    assert_eq!(world.table().files_of(&alice()).len(), 1);
+    world.table().assert_counters_match(&alice());
+}

@@ -32,10 +32,12 @@ pub struct ListPage {
 #[derive(Debug, thiserror::Error)]
 pub enum TableError {
     /// The user's quota cannot hold the reservation.
-    #[error("the quota cannot hold {size} more bytes")]
+    #[error("the quota cannot hold {size} more bytes ({available} are free)")]
     QuotaExceeded {
         /// Bytes asked for.
         size: u64,
+        /// Bytes of the quota still free when the reservation was refused.
+        available: u64,
     },
     /// The user already has the most pending uploads allowed.
     #[error("too many pending uploads")]
@@ -84,7 +86,8 @@ pub trait FileTable: Send + Sync {
     ) -> impl Future<Output = Result<UserRecord, TableError>> + Send;
 
     /// Writes a new pending file and reserves its bytes, if the quota holds them and the
-    /// user has fewer than `max_pending` pending uploads.
+    /// user has fewer than `max_pending` pending uploads. A user without a profile yet is
+    /// [`TableError::NotFound`]: create it with [`FileTable::ensure_user`] and try again.
     fn reserve(
         &self,
         file: &FileRecord,

@@ -249,14 +249,18 @@ impl FileTable for DynamoFileTable {
             .find(|f| f.index == USER_ACTION)
             .and_then(|f| f.item)
         else {
-            // No profile to reserve against: the caller skipped `ensure_user`.
+            // No profile to reserve against yet: the caller creates it and tries again.
             return Err(TableError::NotFound);
         };
         let user = user_from_item(&profile)?;
+        let free = free_bytes(&profile)?;
         if user.pending_count >= max_pending {
             Err(TableError::TooManyPending)
-        } else if free_bytes(&profile)? < size {
-            Err(TableError::QuotaExceeded { size: file.size })
+        } else if free < size {
+            Err(TableError::QuotaExceeded {
+                size: file.size,
+                available: u64::try_from(free).unwrap_or(0),
+            })
         } else {
             Err(TableError::Conflict)
         }

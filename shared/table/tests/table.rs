@@ -230,12 +230,24 @@ async fn reserve_fits_up_to_the_last_byte_and_no_further() {
     let one_more = table.reserve(&pending(&alice, 1, 4), 20).await;
 
     assert!(
-        matches!(too_big, Err(TableError::QuotaExceeded { size: 401 })),
+        matches!(
+            too_big,
+            Err(TableError::QuotaExceeded {
+                size: 401,
+                available: 400
+            })
+        ),
         "{too_big:?}"
     );
     assert!(exact.is_ok(), "{exact:?}");
     assert!(
-        matches!(one_more, Err(TableError::QuotaExceeded { size: 1 })),
+        matches!(
+            one_more,
+            Err(TableError::QuotaExceeded {
+                size: 1,
+                available: 0
+            })
+        ),
         "{one_more:?}"
     );
     let counts = assert_counters_match_files(&table, &alice).await;
@@ -647,7 +659,7 @@ async fn two_hundred_concurrent_reservations_against_room_for_fifty_leave_fifty(
     for task in tasks {
         match task.await.unwrap() {
             Ok(()) => fitted += 1,
-            Err(TableError::QuotaExceeded { size: 1000 }) => refused += 1,
+            Err(TableError::QuotaExceeded { size: 1000, .. }) => refused += 1,
             Err(other) => panic!("unexpected {other:?}"),
         }
     }

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use cos_sign::KeyTime;
 use cosigner_core::{
     Clock, ContentTypeError, FileId, FileRecord, FileState, FileTable, ObjectStore, QuotaCheck,
-    SafeName, UploadKind, UserId,
+    SafeName, TableError, UploadKind, UserId, UserRecord,
 };
 
 use crate::dispatch::{parse_json, warn_degraded};
@@ -110,18 +110,17 @@ where
     let checked = check(deps, parse_json(&request.body)?)?;
     let now = deps.clock.now();
     let limits = &deps.config.limits;
-    let profile = retry::table(|| {
-        deps.table
-            .ensure_user(user, limits.default_quota_bytes, now)
-    })
-    .await?;
-    // The transaction below is the authority; this early look only spares COS a multipart
-    // upload that could not be reserved anyway.
-    if let QuotaCheck::Exceeded { available } = QuotaCheck::of(&profile, checked.size) {
-        return Err(ApiError::new(
-            ErrorCode::QuotaExceeded,
-            format!("the file does not fit: {available} bytes of your quota are free"),
-        ));
+    if checked.method == Method::Multipart {
+        // The reservation's transaction is the authority; this early look only spares COS
+        // a multipart upload that could not be reserved anyway. A single PUT or POST is
+        // signed without a round trip, so it goes straight to the transaction.
+        let profile = ensure_user(deps, user).await?;
+        if let QuotaCheck::Exceeded { available } = QuotaCheck::of(&profile, checked.size) {
+            return Err(ApiError::new(
+                ErrorCode::QuotaExceeded,
+                format!("the file does not fit: {available} bytes of your quota are free"),
+            ));
+        }
     }
 
     let id = FileId::generate(deps.clock.now_millis());
@@ -310,6 +309,18 @@ where
     (issued, record)
 }
 
+/// The user's profile, made with the default quota on first use.
+async fn ensure_user<T, O, C>(deps: &Deps<T, O, C>, user: &UserId) -> Result<UserRecord, TableError>
+where
+    T: FileTable,
+    O: ObjectStore,
+    C: Clock,
+{
+    let quota = deps.config.limits.default_quota_bytes;
+    let now = deps.clock.now();
+    retry::table(|| deps.table.ensure_user(user, quota, now)).await
+}
+
 /// Reserves the bytes with the pending record; when that fails, aborts the multipart upload
 /// started for it, so COS keeps nothing the table does not know of.
 async fn reserve_or_undo<T, O, C>(deps: &Deps<T, O, C>, record: &FileRecord) -> Result<(), ApiError>
@@ -319,7 +330,17 @@ where
     C: Clock,
 {
     let max_pending = deps.config.limits.max_pending_uploads;
-    let Err(err) = retry::table(|| deps.table.reserve(record, max_pending)).await else {
+    let reserve = || retry::table(|| deps.table.reserve(record, max_pending));
+    let reserved = match reserve().await {
+        // A user's first upload: the profile is made on demand, then the same reservation
+        // is tried once more. Every later upload costs the one transaction only.
+        Err(TableError::NotFound) => match ensure_user(deps, &record.user).await {
+            Ok(_) => reserve().await,
+            Err(err) => Err(err),
+        },
+        other => other,
+    };
+    let Err(err) = reserved else {
         return Ok(());
     };
     if let UploadKind::Multipart { upload_id, .. } = &record.upload {

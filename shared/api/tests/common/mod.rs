@@ -240,7 +240,11 @@ impl FileTable for FakeTable {
             return Err(TableError::NotFound);
         };
         if profile.used_bytes + profile.reserved_bytes + file.size > profile.quota_bytes {
-            return Err(TableError::QuotaExceeded { size: file.size });
+            let taken = profile.used_bytes + profile.reserved_bytes;
+            return Err(TableError::QuotaExceeded {
+                size: file.size,
+                available: profile.quota_bytes.saturating_sub(taken),
+            });
         }
         if profile.pending_count >= max_pending {
             return Err(TableError::TooManyPending);
