@@ -55,7 +55,7 @@ FUZZ_SECONDS ?= 120
 
 bench: deps ## Benchmarks: signing against the SDKs, cos-local against plain files, the server's routes
 	cargo bench --locked -p cos-sign --bench signing
-	$(PYTHON) bench/sign_throughput.py $(BENCH_ARGS)
+	$(PYTHON) bench/sign_throughput.py --write bench/RESULTS-signing.md $(BENCH_ARGS)
 	cargo build --release --locked -p cos-local -p cos-local-load -p server-load -p cosigner-local \
 		$(addprefix -p ,$(FUNCTIONS))
 	$${CARGO_TARGET_DIR:-target}/release/cos-local-load --write bench/RESULTS-cos-local.md

@@ -111,11 +111,7 @@ where
     };
     check(&record, &info, source)?;
 
-    let marked = retry::table(|| {
-        deps.table
-            .mark_ready(&record.user, record.id, info.size, &info.etag)
-    })
-    .await;
+    let marked = retry::table(|| deps.table.mark_ready(&record, info.size, &info.etag)).await;
     match marked {
         Ok(Transition::Applied(ready)) => Ok(Confirmed::Now(ready)),
         Ok(Transition::AlreadyDone(ready)) => Ok(Confirmed::Already(ready)),

@@ -102,11 +102,11 @@ pub trait FileTable: Send + Sync {
     ) -> impl Future<Output = Result<Option<FileRecord>, TableError>> + Send;
 
     /// `pending → ready`: the reservation becomes used bytes, with the size and ETag COS
-    /// confirmed. Repeating it is [`Transition::AlreadyDone`].
+    /// confirmed. `seen` is the file as the caller last read it; when it is out of date
+    /// the current record decides. Repeating it is [`Transition::AlreadyDone`].
     fn mark_ready(
         &self,
-        user: &UserId,
-        file: FileId,
+        seen: &FileRecord,
         size: u64,
         etag: &str,
     ) -> impl Future<Output = Result<Transition, TableError>> + Send;

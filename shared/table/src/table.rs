@@ -276,16 +276,21 @@ impl FileTable for DynamoFileTable {
 
     async fn mark_ready(
         &self,
-        user: &UserId,
-        file: FileId,
+        seen: &FileRecord,
         size: u64,
         etag: &str,
     ) -> Result<Transition, TableError> {
-        for _ in 0..ROUNDS {
-            let current = self
-                .read_file(user, file)
-                .await?
-                .ok_or(TableError::NotFound)?;
+        let (user, file) = (&seen.user, seen.id);
+        // The caller's copy is tried first, which spares a read in the usual case; the
+        // conditions below refuse it when it is out of date, and the item is read then.
+        let mut current = seen.clone();
+        for round in 0..ROUNDS {
+            if round > 0 {
+                current = self
+                    .read_file(user, file)
+                    .await?
+                    .ok_or(TableError::NotFound)?;
+            }
             match current.state {
                 FileState::Pending => {}
                 FileState::Ready => return Ok(Transition::AlreadyDone(current)),

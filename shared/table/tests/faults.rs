@@ -112,14 +112,11 @@ async fn a_cut_line_fails_every_call_as_unavailable_and_writes_nothing() {
     for file in [&done, &waiting, &abandoned] {
         table.reserve(file, 20).await.unwrap();
     }
-    table.mark_ready(&alice, done.id, 100, "e").await.unwrap();
+    table.mark_ready(&done, 100, "e").await.unwrap();
     let before = assert_consistent(&table, &alice).await;
 
     proxy.set_fault(Fault::Refuse);
-    assert_unavailable(
-        "mark_ready",
-        table.mark_ready(&alice, waiting.id, 200, "e").await,
-    );
+    assert_unavailable("mark_ready", table.mark_ready(&waiting, 200, "e").await);
     assert_unavailable(
         "release",
         table
@@ -141,10 +138,7 @@ async fn a_cut_line_fails_every_call_as_unavailable_and_writes_nothing() {
     assert_eq!(assert_consistent(&table, &alice).await, before);
     assert_eq!(table.get_file(&alice, new.id).await.unwrap(), None);
     assert!(matches!(
-        table
-            .mark_ready(&alice, waiting.id, 200, "e")
-            .await
-            .unwrap(),
+        table.mark_ready(&waiting, 200, "e").await.unwrap(),
         Transition::Applied(_)
     ));
     assert!(matches!(
@@ -181,16 +175,13 @@ async fn a_lost_answer_leaves_each_change_whole_and_its_retry_counts_it_once() {
     table.reserve(&file, 20).await.unwrap();
     assert_eq!(assert_consistent(&table, &alice).await, (0, 700, 1));
 
-    // So does the completion (its read goes through, its transaction's answer is lost):
+    // So does the completion (its transaction's answer is lost):
     // the retry finds it done.
     proxy.set_fault(Fault::DropResponsesTo("TransactWriteItems"));
-    assert_unavailable(
-        "mark_ready",
-        table.mark_ready(&alice, file.id, 700, "e").await,
-    );
+    assert_unavailable("mark_ready", table.mark_ready(&file, 700, "e").await);
     proxy.set_fault(Fault::None);
     assert_eq!(assert_consistent(&table, &alice).await, (700, 0, 1));
-    let retried = table.mark_ready(&alice, file.id, 700, "e").await.unwrap();
+    let retried = table.mark_ready(&file, 700, "e").await.unwrap();
     assert!(matches!(retried, Transition::AlreadyDone(_)), "{retried:?}");
 
     // And the deletion: the retry finds nothing left to delete.

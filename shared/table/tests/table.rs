@@ -354,10 +354,7 @@ async fn mark_ready_turns_the_reservation_into_the_confirmed_bytes() {
     let file = pending(&alice, 300, 0);
     table.reserve(&file, 20).await.unwrap();
 
-    let result = table
-        .mark_ready(&alice, file.id, 250, "etag-1")
-        .await
-        .unwrap();
+    let result = table.mark_ready(&file, 250, "etag-1").await.unwrap();
 
     let ready = FileRecord {
         state: FileState::Ready,
@@ -389,9 +386,9 @@ async fn mark_ready_repeated_is_already_done_and_counts_once() {
     table.ensure_user(&alice, 1000, NOW).await.unwrap();
     let file = pending(&alice, 300, 0);
     table.reserve(&file, 20).await.unwrap();
-    table.mark_ready(&alice, file.id, 300, "e").await.unwrap();
+    table.mark_ready(&file, 300, "e").await.unwrap();
 
-    let again = table.mark_ready(&alice, file.id, 300, "e").await.unwrap();
+    let again = table.mark_ready(&file, 300, "e").await.unwrap();
 
     assert!(
         matches!(again, Transition::AlreadyDone(ref f) if f.state == FileState::Ready),
@@ -413,9 +410,13 @@ async fn mark_ready_refuses_released_and_unknown_files() {
         .await
         .unwrap();
 
-    let released = table.mark_ready(&alice, file.id, 300, "e").await;
-    let unknown = table.mark_ready(&alice, FileId::generate(5), 1, "e").await;
-    let others = table.mark_ready(&user("mallory"), file.id, 300, "e").await;
+    let released = table.mark_ready(&file, 300, "e").await;
+    let unknown = table.mark_ready(&pending(&alice, 1, 5), 1, "e").await;
+    let others = FileRecord {
+        user: user("mallory"),
+        ..file.clone()
+    };
+    let others = table.mark_ready(&others, 300, "e").await;
 
     assert!(
         matches!(released, Err(TableError::WrongState(FileState::Aborted))),
@@ -472,7 +473,7 @@ async fn release_refuses_a_ready_file_and_a_state_that_is_not_a_release() {
     table.reserve(&file, 20).await.unwrap();
 
     let to_ready = table.release(&alice, file.id, FileState::Ready).await;
-    table.mark_ready(&alice, file.id, 10, "e").await.unwrap();
+    table.mark_ready(&file, 10, "e").await.unwrap();
     let ready = table.release(&alice, file.id, FileState::Aborted).await;
     let unknown = table
         .release(&alice, FileId::generate(3), FileState::Aborted)
@@ -503,7 +504,7 @@ async fn delete_file_gives_back_what_each_state_held() {
     for file in [&ready, &waiting, &expired] {
         table.reserve(file, 20).await.unwrap();
     }
-    table.mark_ready(&alice, ready.id, 100, "e").await.unwrap();
+    table.mark_ready(&ready, 100, "e").await.unwrap();
     table
         .release(&alice, expired.id, FileState::Expired)
         .await
@@ -563,7 +564,7 @@ async fn list_files_pages_newest_first_without_released_files() {
                     .unwrap();
             }
             1 => {
-                table.mark_ready(&alice, file.id, 10, "e").await.unwrap();
+                table.mark_ready(&file, 10, "e").await.unwrap();
                 kept.push(file.id);
             }
             _ => kept.push(file.id),
@@ -613,7 +614,7 @@ async fn expired_pending_lists_overdue_uploads_of_every_user_oldest_first() {
     for file in [&fresh, &done, &old_alice, &old_bob] {
         table.reserve(file, 20).await.unwrap();
     }
-    table.mark_ready(&alice, done.id, 1, "e").await.unwrap();
+    table.mark_ready(&done, 1, "e").await.unwrap();
     let now = NOW + 2000;
 
     let overdue = table.expired_pending(now, 10).await.unwrap();
@@ -690,11 +691,12 @@ async fn completion_and_release_racing_and_repeated_count_each_file_once() {
     let mut tasks = Vec::new();
     for (n, file) in files.iter().enumerate() {
         for step in 0..5 {
-            let (table, dave, id, size) = (Arc::clone(&table), dave.clone(), file.id, file.size);
+            let (table, dave, seen) = (Arc::clone(&table), dave.clone(), file.clone());
+            let (id, size) = (seen.id, seen.size);
             let kind = (step + n) % 5;
             tasks.push(tokio::spawn(async move {
                 let result = match kind {
-                    0..=2 => retrying(|| table.mark_ready(&dave, id, size, "etag")).await,
+                    0..=2 => retrying(|| table.mark_ready(&seen, size, "etag")).await,
                     3 => retrying(|| table.release(&dave, id, FileState::Expired)).await,
                     _ => retrying(|| table.release(&dave, id, FileState::Aborted)).await,
                 };
@@ -720,7 +722,7 @@ async fn completion_and_release_racing_and_repeated_count_each_file_once() {
     }
     // Repeating everything afterwards changes nothing.
     for file in &files {
-        let again = table.mark_ready(&dave, file.id, file.size, "etag").await;
+        let again = table.mark_ready(file, file.size, "etag").await;
         assert!(
             matches!(
                 again,
@@ -744,9 +746,9 @@ async fn fifty_simultaneous_completions_of_one_file_apply_once() {
 
     let mut tasks = Vec::new();
     for _ in 0..50 {
-        let (table, erin, id) = (Arc::clone(&table), erin.clone(), file.id);
+        let (table, seen) = (Arc::clone(&table), file.clone());
         tasks.push(tokio::spawn(async move {
-            retrying(|| table.mark_ready(&erin, id, 777, "etag")).await
+            retrying(|| table.mark_ready(&seen, 777, "etag")).await
         }));
     }
     let mut applied = 0;

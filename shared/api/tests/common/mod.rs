@@ -272,16 +272,16 @@ impl FileTable for FakeTable {
 
     async fn mark_ready(
         &self,
-        user: &UserId,
-        file: FileId,
+        seen: &FileRecord,
         size: u64,
         etag: &str,
     ) -> Result<Transition, TableError> {
         self.enter("mark_ready")?;
+        let user = &seen.user;
         let mut state = self.state.lock().unwrap();
         let record = state
             .files
-            .get_mut(&(user.clone(), file))
+            .get_mut(&(user.clone(), seen.id))
             .ok_or(TableError::NotFound)?;
         match record.state {
             FileState::Ready => return Ok(Transition::AlreadyDone(record.clone())),
