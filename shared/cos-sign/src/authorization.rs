@@ -134,35 +134,67 @@ fn split_list(list: &str) -> Vec<String> {
     }
 }
 
-impl fmt::Display for Authorization {
-    /// The same text as joining [`Authorization::pairs`], written field by field so that
-    /// signing does not allocate seven strings only to copy them once more.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let list = |f: &mut fmt::Formatter<'_>, names: &[String]| {
+impl Authorization {
+    /// Appends the `Authorization` value to `out`: the same text as joining
+    /// [`Authorization::pairs`], written field by field so that signing allocates nothing
+    /// but `out`.
+    pub(crate) fn push_to(&self, out: &mut String) {
+        let list = |out: &mut String, names: &[String]| {
             for (i, name) in names.iter().enumerate() {
                 if i > 0 {
-                    f.write_str(";")?;
+                    out.push(';');
                 }
-                f.write_str(name)?;
+                out.push_str(name);
             }
-            Ok(())
         };
-        write!(
-            f,
-            "{}=sha1&{}={}&{}={}&{}={}&{}=",
-            FIELDS[0],
-            FIELDS[1],
-            self.secret_id,
-            FIELDS[2],
-            self.sign_time,
-            FIELDS[3],
-            self.key_time,
-            FIELDS[4]
-        )?;
-        list(f, &self.header_list)?;
-        write!(f, "&{}=", FIELDS[5])?;
-        list(f, &self.param_list)?;
-        write!(f, "&{}={}", FIELDS[6], self.signature)
+        let field = |out: &mut String, i: usize| {
+            if i > 0 {
+                out.push('&');
+            }
+            out.push_str(FIELDS[i]);
+            out.push('=');
+        };
+        field(out, 0);
+        out.push_str("sha1");
+        field(out, 1);
+        out.push_str(&self.secret_id);
+        field(out, 2);
+        self.sign_time.push_to(out);
+        field(out, 3);
+        self.key_time.push_to(out);
+        field(out, 4);
+        list(out, &self.header_list);
+        field(out, 5);
+        list(out, &self.param_list);
+        field(out, 6);
+        out.push_str(&self.signature);
+    }
+
+    /// The length of the value [`Authorization::push_to`] writes, to size its buffer.
+    pub(crate) fn text_len(&self) -> usize {
+        let list = |names: &[String]| {
+            names
+                .iter()
+                .map(|n| n.len() + 1)
+                .sum::<usize>()
+                .saturating_sub(1)
+        };
+        let fields: usize = FIELDS.iter().map(|f| f.len() + 2).sum();
+        fields
+            + "sha1".len()
+            + self.secret_id.len()
+            + 2 * 41
+            + list(&self.header_list)
+            + list(&self.param_list)
+            + self.signature.len()
+    }
+}
+
+impl fmt::Display for Authorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut text = String::with_capacity(self.text_len());
+        self.push_to(&mut text);
+        f.write_str(&text)
     }
 }
 

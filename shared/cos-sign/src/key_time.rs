@@ -50,11 +50,27 @@ impl KeyTime {
     pub fn contains(&self, now: u64) -> bool {
         self.start <= now && now <= self.end
     }
+
+    /// `<start>;<end>`, as [`Display`](fmt::Display) writes it, made without the formatting
+    /// machinery: a signature writes it three times.
+    pub(crate) fn text(&self) -> String {
+        let mut out = String::with_capacity(41);
+        self.push_to(&mut out);
+        out
+    }
+
+    /// Appends `<start>;<end>` to `out`.
+    pub(crate) fn push_to(&self, out: &mut String) {
+        let mut digits = itoa::Buffer::new();
+        out.push_str(digits.format(self.start));
+        out.push(';');
+        out.push_str(digits.format(self.end));
+    }
 }
 
 impl fmt::Display for KeyTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{};{}", self.start, self.end)
+        f.write_str(&self.text())
     }
 }
 

@@ -344,7 +344,7 @@ pub fn sign_post_policy(
     window: KeyTime,
 ) -> Result<PostForm, SignError> {
     let policy = PostPolicy::parse(policy_text)?;
-    let key_time = window.to_string();
+    let key_time = window.text();
     let string_to_sign = sha1_hex(policy_text.as_bytes());
     let signature = signature(&sign_key(creds.secret_key(), &key_time), &string_to_sign);
     let encoded = STANDARD.encode(policy_text.as_bytes());

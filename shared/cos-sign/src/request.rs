@@ -1,7 +1,5 @@
 //! Request signatures: the `Authorization` value of a COS XML API request.
 
-use std::fmt::Write as _;
-
 use crate::authorization::Authorization;
 use crate::canonical::{Pair, PairOrder, SignedPairs, http_string};
 use crate::key_time::KeyTime;
@@ -218,7 +216,7 @@ impl Canonical {
         window: KeyTime,
         headers_to_add: Vec<(String, String)>,
     ) -> RequestSignature {
-        let key_time = window.to_string();
+        let key_time = window.text();
         let http_string = http_string(
             &self.method,
             &self.path,
@@ -237,14 +235,8 @@ impl Canonical {
             signature,
         };
         // Sized up front: `to_string` would grow the buffer five or six times.
-        let names = |list: &[String]| list.iter().map(|n| n.len() + 1).sum::<usize>();
-        let mut text = String::with_capacity(
-            160 + authorization.secret_id.len()
-                + names(&authorization.header_list)
-                + names(&authorization.param_list),
-        );
-        // Writing into a `String` cannot fail.
-        let _ = write!(text, "{authorization}");
+        let mut text = String::with_capacity(authorization.text_len());
+        authorization.push_to(&mut text);
         RequestSignature {
             authorization: text,
             fields: authorization,

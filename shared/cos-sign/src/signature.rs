@@ -1,7 +1,10 @@
 //! The three HMAC steps shared by every v5 signature: SignKey, StringToSign, Signature.
 
+use std::ops::Deref;
+
 use hmac::{Hmac, Mac};
 use sha1::{Digest, Sha1};
+use zeroize::Zeroize;
 
 use crate::Secret;
 
@@ -28,15 +31,44 @@ pub(crate) fn hex20(bytes: &[u8; 20]) -> String {
 
 fn push_hex(out: &mut String, bytes: &[u8; 20]) {
     let mut buffer = [0u8; 40];
+    out.push_str(hex_into(bytes, &mut buffer));
+}
+
+/// Writes the 40 hex digits of `bytes` into `buffer` and returns them as text.
+fn hex_into<'b>(bytes: &[u8; 20], buffer: &'b mut [u8; 40]) -> &'b str {
     // 20 bytes always fit 40 hex digits, and hex digits are ASCII.
-    if hex::encode_to_slice(bytes, &mut buffer).is_ok() {
-        out.push_str(std::str::from_utf8(&buffer).unwrap_or_default());
+    if hex::encode_to_slice(bytes, buffer).is_err() {
+        return "";
+    }
+    std::str::from_utf8(buffer).unwrap_or_default()
+}
+
+/// A SignKey: 40 hex digits, kept on the stack and zeroed on drop, since it signs anything
+/// for its window as well as the secret key would.
+pub(crate) struct SignKey([u8; 40]);
+
+impl Deref for SignKey {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        // Only `sign_key` makes one, from hex digits.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl Drop for SignKey {
+    fn drop(&mut self) {
+        self.0.zeroize();
     }
 }
 
 /// `SignKey = hex(HMAC(SecretKey, KeyTime))`.
-pub(crate) fn sign_key(secret_key: &Secret, key_time: &str) -> String {
-    hex20(&hmac_sha1(secret_key.expose_bytes(), key_time.as_bytes()))
+pub(crate) fn sign_key(secret_key: &Secret, key_time: &str) -> SignKey {
+    let mut digest = hmac_sha1(secret_key.expose_bytes(), key_time.as_bytes());
+    let mut key = SignKey([0u8; 40]);
+    hex_into(&digest, &mut key.0);
+    digest.zeroize();
+    key
 }
 
 /// `StringToSign = "sha1\n" + KeyTime + "\n" + hex(SHA1(HttpString)) + "\n"`.

@@ -131,7 +131,7 @@ where
         headers.push((name, value));
     }
 
-    let key_time = auth.key_time.to_string();
+    let key_time = auth.key_time.text();
     let sign_key = sign_key(creds.secret_key(), &key_time);
     let mut first_mismatch = None;
     for host in &hosts {
