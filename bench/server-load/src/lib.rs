@@ -23,5 +23,5 @@ mod error;
 pub mod handler;
 pub mod stats;
 
-pub use error::{BenchError, chain};
+pub use error::BenchError;
 pub use stats::{Samples, Summary, percentile};

@@ -17,10 +17,11 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use cosigner_api::cause_chain;
 use server_load::cold_start::{self, ColdStartOptions};
 use server_load::end_to_end::{self, LoadOptions};
 use server_load::handler::{self, HandlerOptions};
-use server_load::{BenchError, chain, stats};
+use server_load::{BenchError, stats};
 
 /// Speed of the business server on this machine, each figure beside its baseline.
 #[derive(Debug, Parser)]
@@ -87,7 +88,7 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            eprintln!("server-load: {}", chain(&err));
+            eprintln!("server-load: {}", cause_chain(&err));
             ExitCode::FAILURE
         }
     }

@@ -25,11 +25,11 @@ use serde::{Deserialize, Serialize};
 use cos_sign::KeyTime;
 use cosigner_core::{
     Clock, ContentTypeError, FileId, FileRecord, FileState, FileTable, ObjectStore, QuotaCheck,
-    SafeName, TableError, UploadKind, UserId, UserRecord,
+    SafeName, TableError, UploadKind, UserId,
 };
 
 use crate::dispatch::{parse_json, warn_degraded};
-use crate::routes::{BACKDATE_SECS, part_count};
+use crate::routes::{BACKDATE_SECS, part_count, profile};
 use crate::{ApiError, ApiRequest, ApiResponse, Deps, ErrorCode, retry};
 
 /// How long a multipart upload stays pending at least: its parts are signed a batch at a
@@ -114,7 +114,7 @@ where
         // The reservation's transaction is the authority; this early look only spares COS
         // a multipart upload that could not be reserved anyway. A single PUT or POST is
         // signed without a round trip, so it goes straight to the transaction.
-        let profile = ensure_user(deps, user).await?;
+        let profile = profile(deps, user).await?;
         if let QuotaCheck::Exceeded { available } = QuotaCheck::of(&profile, checked.size) {
             return Err(ApiError::new(
                 ErrorCode::QuotaExceeded,
@@ -309,18 +309,6 @@ where
     (issued, record)
 }
 
-/// The user's profile, made with the default quota on first use.
-async fn ensure_user<T, O, C>(deps: &Deps<T, O, C>, user: &UserId) -> Result<UserRecord, TableError>
-where
-    T: FileTable,
-    O: ObjectStore,
-    C: Clock,
-{
-    let quota = deps.config.limits.default_quota_bytes;
-    let now = deps.clock.now();
-    retry::table(|| deps.table.ensure_user(user, quota, now)).await
-}
-
 /// Reserves the bytes with the pending record; when that fails, aborts the multipart upload
 /// started for it, so COS keeps nothing the table does not know of.
 async fn reserve_or_undo<T, O, C>(deps: &Deps<T, O, C>, record: &FileRecord) -> Result<(), ApiError>
@@ -334,7 +322,7 @@ where
     let reserved = match reserve().await {
         // A user's first upload: the profile is made on demand, then the same reservation
         // is tried once more. Every later upload costs the one transaction only.
-        Err(TableError::NotFound) => match ensure_user(deps, &record.user).await {
+        Err(TableError::NotFound) => match profile(deps, &record.user).await {
             Ok(_) => reserve().await,
             Err(err) => Err(err),
         },

@@ -4,7 +4,8 @@ use serde::Serialize;
 
 use cosigner_core::{Clock, FileTable, ObjectStore, UserId};
 
-use crate::{ApiError, ApiResponse, Deps, retry};
+use crate::routes::profile;
+use crate::{ApiError, ApiResponse, Deps};
 
 #[derive(Debug, Serialize)]
 struct Me<'a> {
@@ -27,10 +28,7 @@ where
     O: ObjectStore,
     C: Clock,
 {
-    let quota = deps.config.limits.default_quota_bytes;
-    let now = deps.clock.now();
-
-    let profile = retry::table(|| deps.table.ensure_user(user, quota, now)).await?;
+    let profile = profile(deps, user).await?;
 
     let taken = profile.used_bytes.saturating_add(profile.reserved_bytes);
     let available_bytes = profile.quota_bytes.saturating_sub(taken);

@@ -15,7 +15,12 @@ pub(crate) mod sweep;
 
 use serde::Serialize;
 
-use cosigner_core::{FileRecord, FileState, Limits, UploadKind};
+use cosigner_core::{
+    Clock, FileRecord, FileState, FileTable, Limits, ObjectStore, TableError, UploadKind, UserId,
+    UserRecord,
+};
+
+use crate::{Deps, retry};
 
 /// How far a signature's window opens before the server's clock, so a terminal whose clock
 /// runs a little behind can use it at once (the official SDKs back-date by the same amount).
@@ -81,4 +86,19 @@ pub(crate) fn part_count(size: u64, part_size: u64) -> u64 {
         ..Limits::default()
     }
     .part_count(size)
+}
+
+/// The user's profile, made with the default quota on first use.
+pub(crate) async fn profile<T, O, C>(
+    deps: &Deps<T, O, C>,
+    user: &UserId,
+) -> Result<UserRecord, TableError>
+where
+    T: FileTable,
+    O: ObjectStore,
+    C: Clock,
+{
+    let quota = deps.config.limits.default_quota_bytes;
+    let now = deps.clock.now();
+    retry::table(|| deps.table.ensure_user(user, quota, now)).await
 }
