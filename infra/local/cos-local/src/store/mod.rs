@@ -275,7 +275,7 @@ impl BucketStore {
         };
 
         // Limitation: the index's write lock is held while the metadata file is written and
-        // fsynced, so small PUTs commit one at a time (the load run shows about 550 small
+        // fsynced, so small PUTs commit one at a time (the load run shows about 1,000 small
         // PUTs a second from 32 clients); a lock per key would let them commit together.
         let mut index = self.index.write().await;
         if forbid_overwrite && index.contains_key(key) {
