@@ -375,17 +375,10 @@ fn pending_record(
 /// Formats JSON log lines the way the functions do in Lambda, into a sink, so the handler's
 /// one outcome line per request is paid for as in production (less the write itself).
 pub fn log_like_lambda() {
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_target(false)
-        .without_time()
-        .with_ansi(false)
+    let builder = tracing_subscriber::fmt()
         .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
-        .with_writer(std::io::sink)
-        .try_init();
+        .with_writer(std::io::sink);
+    let _ = cosigner_api::lambda::json_lines(builder).try_init();
 }
 
 impl HandlerReport {

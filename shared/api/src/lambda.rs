@@ -19,6 +19,8 @@ use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::SubscriberBuilder;
+use tracing_subscriber::fmt::format::{Format, FormatFields, Json, JsonFields};
 
 use cosigner_core::{Clock, FileTable, ObjectStore, SystemClock, UserId};
 
@@ -46,20 +48,30 @@ pub fn init_tracing() {
     // An error here means a subscriber is already installed (a test, a second call): the
     // first one stays, which is what we want.
     let _ = if env("AWS_LAMBDA_FUNCTION_NAME").is_some() {
-        // CloudWatch stamps each line itself; the runtime's span carries the request id.
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .with_target(false)
-            .without_time()
-            .with_ansi(false)
-            .try_init()
+        json_lines(builder).try_init()
     } else {
         let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
         builder.with_target(false).with_ansi(colour).try_init()
     };
+}
+
+/// The functions' log format in Lambda, on any filter and writer: one JSON object a line,
+/// the event's fields at the top level, the current span (which carries the request id)
+/// beside them, and no time stamp, since CloudWatch stamps each line itself.
+pub fn json_lines<N, L, T, F, W>(
+    builder: SubscriberBuilder<N, Format<L, T>, F, W>,
+) -> SubscriberBuilder<JsonFields, Format<Json, ()>, F, W>
+where
+    N: for<'writer> FormatFields<'writer> + 'static,
+{
+    builder
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(false)
+        .without_time()
+        .with_ansi(false)
 }
 
 /// The filter directives from Lambda's log level, else `RUST_LOG`, else `info`.
