@@ -10,7 +10,8 @@
 //!
 //! - `stats`: [`Samples`] and [`Summary`], nearest-rank percentiles, ratios, load average.
 //! - `handler`: warm `issue-upload` through `dispatch` against `moto_server`, beside the bare
-//!   `TransactWriteItems` and the profile read it makes.
+//!   `TransactWriteItems` it performs and the profile read that a user's first upload and a
+//!   multipart upload add.
 //! - `cold_start`: exec to first poll and to first answer under the local Runtime API, and
 //!   the binaries' sizes.
 //! - `end_to_end`: N terminals looping sign → PUT → complete → get URL → GET against
