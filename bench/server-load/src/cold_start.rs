@@ -4,10 +4,10 @@
 //! the first `GET /runtime/invocation/next` (the end of the init phase), and exec to the
 //! answer of one event being posted back.
 //!
-//! Also the size of every function's release binary, as built and stripped.
+//! Also the size of every function's release binary, as the release profile builds it
+//! (stripped).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
@@ -74,8 +74,6 @@ pub struct BinarySize {
     pub function: &'static str,
     /// As built, in bytes.
     pub built: u64,
-    /// After `strip`, in bytes (`None` when `strip` is not installed).
-    pub stripped: Option<u64>,
 }
 
 /// What the measurement found.
@@ -126,23 +124,7 @@ fn binary_size(bin_dir: &Path, function: &'static str) -> Result<BinarySize, Ben
     let built = std::fs::metadata(&path)
         .map_err(|e| BenchError::io(format!("cannot read {}", path.display()), e))?
         .len();
-    // A copy is stripped, never the build output itself.
-    let scratch = tempfile::tempdir().map_err(|e| BenchError::io("no temporary directory", e))?;
-    let copy = scratch.path().join(function);
-    std::fs::copy(&path, &copy)
-        .map_err(|e| BenchError::io(format!("cannot copy {}", path.display()), e))?;
-    let stripped = Command::new("strip")
-        .arg(&copy)
-        .status()
-        .ok()
-        .filter(|status| status.success())
-        .and_then(|_| std::fs::metadata(&copy).ok())
-        .map(|meta| meta.len());
-    Ok(BinarySize {
-        function,
-        built,
-        stripped,
-    })
+    Ok(BinarySize { function, built })
 }
 
 async fn time_starts(
@@ -281,15 +263,10 @@ impl ColdStartReport {
             ));
         }
         text.push('\n');
-        text.push_str("\n| function | release binary MiB | stripped MiB |\n");
-        text.push_str("| --- | ---: | ---: |\n");
+        text.push_str("\n| function | release binary MiB |\n");
+        text.push_str("| --- | ---: |\n");
         for size in &self.sizes {
-            text.push_str(&format!(
-                "| {} | {} | {} |\n",
-                size.function,
-                mib(size.built),
-                size.stripped.map_or_else(|| "-".to_owned(), mib),
-            ));
+            text.push_str(&format!("| {} | {} |\n", size.function, mib(size.built)));
         }
         text.push_str(&format!(
             "\nload average before {}, after {}.\n",

@@ -179,6 +179,8 @@ impl Authorization {
                 .sum::<usize>()
                 .saturating_sub(1)
         };
+        // Each field's name with its `=` and `&`, and each of the two windows at its longest
+        // (two 20-digit numbers and a `;`).
         let fields: usize = FIELDS.iter().map(|f| f.len() + 2).sum();
         fields
             + "sha1".len()
