@@ -43,8 +43,10 @@ dev-reset: ## Forget the local stack's data (objects, table, secrets)
 	rm -rf .dev
 
 test: deps ## Run every test (needs no cloud account and no Docker)
-	@# The end-to-end tests run the workspace's binaries as separate processes.
-	cargo build --workspace --bins --locked
+	@# The end-to-end tests run the workspace's binaries as separate processes. Building every
+	@# target in one go resolves features as `cargo test` does, so the test run below reuses
+	@# these binaries instead of building the dependencies a second time.
+	cargo build --workspace --all-targets --locked
 	$(TEST_ENV) cargo test --workspace --locked
 
 FUNCTIONS := authorizer issue-upload sign-parts complete-upload abort-upload on-object-created \
