@@ -411,3 +411,29 @@ async fn a_ready_upload_cannot_be_aborted() {
     assert!(world.store().object(&key).is_some());
     assert_eq!(world.record("alice", &id).state, FileState::Ready);
 }
+
+#[tokio::test]
+async fn an_object_sent_after_its_pending_file_was_deleted_is_removed_by_its_event() {
+    let world = World::new();
+    let (id, key) = world.issue_put("alice", "a.txt", 10).await;
+    let deleted = world
+        .call(Some("alice"), "DELETE", &format!("/v1/files/{id}"), "")
+        .await;
+    // The signature is still inside its window, so COS takes the bytes.
+    world.store().put_object(&key, 10, "e");
+    world.store().fail("delete", Fault::Unavailable, 1);
+
+    let first = handle_cos_event(&world.deps, cos_event(&key, 10).to_string().as_bytes()).await;
+    let kept_for_redelivery = world.store().object(&key).is_some();
+    let again = handle_cos_event(&world.deps, cos_event(&key, 10).to_string().as_bytes()).await;
+
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+    assert_eq!(first.records[0].outcome, RecordOutcome::Failed);
+    assert!(first.should_retry());
+    assert!(kept_for_redelivery);
+    assert_eq!(again.records[0].outcome, RecordOutcome::Skipped);
+    assert!(again.records[0].detail.contains("removed"), "{again:?}");
+    assert!(world.store().object(&key).is_none());
+    let alice = UserId::new("alice").unwrap();
+    world.table().assert_counters_match(&alice);
+}

@@ -84,7 +84,7 @@ async fn the_cli_uploads_lists_downloads_and_deletes_end_to_end() {
     );
 }
 
-/// The key of a ready file, read from its download URL's path.
+/// The key behind a file's download URL or an upload's PUT URL, read from the URL's path.
 fn object_key(file: &Value) -> String {
     let url = file["url"].as_str().unwrap();
     let path = url.split_once("://").unwrap().1.split_once('/').unwrap().1;
@@ -130,6 +130,39 @@ async fn the_upload_event_alone_makes_a_file_ready() {
         .await;
     assert_eq!(complete.status, 200);
     assert_eq!(api.me().await["file_count"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_object_sent_after_its_upload_was_deleted_is_removed_again() {
+    let stack = Stack::start(&[], 60);
+    let api = stack.api(&stack.ready.token);
+    let issued = api
+        .send(
+            "POST",
+            "/v1/uploads",
+            Some(json!({"name": "late.bin", "size": 3_000, "content_type": "application/octet-stream"})),
+        )
+        .await;
+    assert_eq!(issued.status, 201, "{issued:?}");
+    let id = issued.body["file_id"].as_str().unwrap().to_owned();
+    let key = object_key(&issued.body);
+
+    let deleted = api.send("DELETE", &format!("/v1/files/{id}"), None).await;
+    assert_eq!(deleted.status, 204, "{deleted:?}");
+    // The signature is still inside its window: cos-local takes the bytes, and its event
+    // reaches a server that has no record of them.
+    assert_eq!(put_issued(&issued.body, bytes(3_000, 3)).await, 200);
+
+    let removed = eventually(Duration::from_secs(20), || async {
+        !stack.object_exists(&key).await
+    })
+    .await;
+    assert!(removed, "the object of a deleted upload stayed in COS");
+    let me = api.me().await;
+    assert_eq!(
+        (me["used_bytes"].as_u64(), me["reserved_bytes"].as_u64()),
+        (Some(0), Some(0))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -25,8 +25,9 @@ where
         .await?
         .ok_or_else(not_found)?;
 
-    // Limitation: deleting a pending upload does not revoke its signature; an object sent
-    // within the window afterwards has no record, and its COS event is skipped as unknown.
+    // Limitation: deleting a pending upload does not revoke its signature. An object sent
+    // within the window afterwards has no record; its COS event removes it, but until that
+    // event arrives (or for good, where events are not delivered) it sits in COS uncounted.
     discard(deps, &record).await?;
     match retry::table(|| deps.table.delete_file(user, id)).await {
         // Another delete finishing first is the same outcome.

@@ -9,9 +9,10 @@
 //!
 //! Parsing is lenient, as COS's samples disagree with each other: `size` and `eventTime` may
 //! be numbers or strings, the bucket's `appid` too, and a key may arrive percent-encoded.
-//! Records that are not ours (other buckets, other event types, keys outside the layout, no
-//! such upload) are skipped and acknowledged, each with a reason in the report and the log;
-//! only a failure of the table or COS asks the sender to deliver the event again.
+//! Records that are not ours (other buckets, other event types, keys outside the layout) are
+//! skipped and acknowledged, each with a reason in the report and the log; an object in the
+//! layout that no upload owns is removed from COS. Only a failure of the table or COS asks
+//! the sender to deliver the event again.
 
 use hmac::{Hmac, Mac};
 use percent_encoding::percent_decode_str;
@@ -251,13 +252,7 @@ where
     };
     let file = match retry::table(|| deps.table.get_file(&user, id)).await {
         Ok(Some(file)) if file.key == key => file,
-        Ok(_) => {
-            return report(
-                Some(&key),
-                RecordOutcome::Skipped,
-                "no upload has this key".into(),
-            );
-        }
+        Ok(_) => return remove_stray(deps, key).await,
         Err(err) => {
             let err = ApiError::from(err);
             return RecordReport {
@@ -294,6 +289,36 @@ where
             )
         },
         Err(err) => report(Some(&key), RecordOutcome::Skipped, err.to_string()),
+    }
+}
+
+/// An object in the upload layout that no file record owns. Every record is written before
+/// its signature is handed out, so such an object was sent after its file was deleted, with a
+/// signature still inside its window: nobody can list, fetch or count it, and it would hold
+/// storage outside every quota. It is removed; when COS fails, the record fails so that the
+/// event is delivered again.
+async fn remove_stray<T, O, C>(deps: &Deps<T, O, C>, key: String) -> RecordReport
+where
+    T: FileTable,
+    O: ObjectStore,
+    C: Clock,
+{
+    match retry::store(deps, || deps.store.delete(&key)).await {
+        Ok(()) => RecordReport {
+            key: Some(key),
+            outcome: RecordOutcome::Skipped,
+            detail: "no upload has this key; the object was removed".into(),
+            failure: None,
+        },
+        Err(err) => {
+            let err = ApiError::from(err);
+            RecordReport {
+                key: Some(key),
+                outcome: RecordOutcome::Failed,
+                detail: crate::dispatch::cause_chain(&err),
+                failure: Some(err.code),
+            }
+        }
     }
 }
 
