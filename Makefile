@@ -11,7 +11,7 @@ PYTHON := $(VENV)/bin/python
 TEST_ENV := COSIGNER_PYTHON=$(CURDIR)/$(PYTHON) AWS_REGION=us-east-1 \
 	AWS_EC2_METADATA_DISABLED=true AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 
-.PHONY: help deps dev dev-reset lint test bench fuzz build deploy clean
+.PHONY: help deps deps-browser dev dev-reset lint test bench fuzz build deploy clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,6 +26,17 @@ $(VENV)/.installed: tests/requirements.txt
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# The browser tests drive Debian's Chromium; installed with apt when it is missing.
+CHROMIUM ?= /usr/bin/chromium
+
+deps-browser: ## Install Debian's chromium for the browser tests, unless CHROMIUM is there
+	@test -x $(CHROMIUM) || { \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		echo "installing Debian's chromium for the browser tests"; \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 || { \
+			$$sudo apt-get update -qq && \
+			$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }; }
 
 lint: deps ## cargo fmt --check, clippy with warnings denied, and cfn-lint on the deployment template
 	cargo fmt --all -- --check
@@ -42,12 +53,12 @@ dev: deps ## Run the whole stack locally: table, cos-local and the API (API_PORT
 dev-reset: ## Forget the local stack's data (objects, table, secrets)
 	rm -rf .dev
 
-test: deps ## Run every test (needs no cloud account and no Docker)
+test: deps deps-browser ## Run every test (needs no cloud account and no Docker)
 	@# The end-to-end tests run the workspace's binaries as separate processes. Building every
 	@# target in one go resolves features as `cargo test` does, so the test run below reuses
 	@# these binaries instead of building the dependencies a second time.
 	cargo build --workspace --all-targets --locked
-	$(TEST_ENV) cargo test --workspace --locked
+	$(TEST_ENV) CHROMIUM=$(CHROMIUM) cargo test --workspace --locked
 
 FUNCTIONS := authorizer issue-upload sign-parts complete-upload abort-upload on-object-created \
 	list-files get-file delete-file me sweep

@@ -242,6 +242,7 @@ fn print_banner(ready: &Ready, restored: usize) {
     println!("Cosigner is running on this machine.");
     println!();
     println!("  API           {}", ready.api_url);
+    println!("  web terminal  {}/ (paste the token below)", ready.api_url);
     println!(
         "  COS endpoint  {} (bucket {}, region {})",
         ready.cos_endpoint, ready.bucket, ready.region

@@ -1,7 +1,8 @@
 //! `cosigner-local`: Cosigner on one machine.
 //!
 //! - `serve` answers every route of the API in one process, with the same handlers the
-//!   Lambda functions use, configured by the same environment variables.
+//!   Lambda functions use, configured by the same environment variables; it also serves the
+//!   browser terminal of `terminal/web` at `/`.
 //! - `dev` starts the whole stack on loopback (the DynamoDB-protocol server, `cos-local`
 //!   and `serve`), prints where everything is, and stops it all on Ctrl-C.
 //! - `token` mints a development bearer token.
@@ -13,6 +14,7 @@
 mod dev;
 mod serve;
 mod snapshot;
+mod web;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

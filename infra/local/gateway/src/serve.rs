@@ -130,6 +130,11 @@ async fn answer(gateway: &Gateway, request: Request<Incoming>) -> Response<Full<
         Ok(api_request) => api_request,
         Err(err) => return http_response(err.into_response(&request_id)),
     };
+    if api_request.method == "GET"
+        && let Some(page) = crate::web::asset(&api_request.path)
+    {
+        return http_response(page);
+    }
     if api_request.method == "GET" && api_request.path == "/openapi.json" {
         let mut response = ApiResponse::empty(200);
         response
