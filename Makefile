@@ -14,7 +14,7 @@ TEST_ENV := COSIGNER_PYTHON=$(CURDIR)/$(PYTHON) AWS_REGION=us-east-1 \
 .PHONY: help deps deps-browser dev dev-reset lint test bench fuzz build deploy clean
 
 help: ## Show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 deps: $(VENV)/.installed node_modules/.installed ## Install the test clients: Python venv (COS SDK, coscmd, moto) and npm packages
 

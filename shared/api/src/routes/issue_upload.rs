@@ -116,10 +116,8 @@ where
         // signed without a round trip, so it goes straight to the transaction.
         let profile = profile(deps, user).await?;
         if let QuotaCheck::Exceeded { available } = QuotaCheck::of(&profile, checked.size) {
-            return Err(ApiError::new(
-                ErrorCode::QuotaExceeded,
-                format!("the file does not fit: {available} bytes of your quota are free"),
-            ));
+            let size = checked.size;
+            return Err(TableError::QuotaExceeded { size, available }.into());
         }
     }
 
